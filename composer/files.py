@@ -1,0 +1,55 @@
+"""Atomic, no-surprise file writes: temp file in the same folder, fsync, rename; never overwrite unasked."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from composer.errors import OutputError
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, force: bool = True) -> Path:
+    """Write `data` to `path` so readers see the old file or the new one, never half of one.
+
+    With `force=False` an existing file is refused. Disk-full and permission errors become
+    `OutputError` and leave any previous file intact.
+    """
+    path = Path(path)
+    if not force and path.exists():
+        raise OutputError("already exists; pass --force (force=True) to overwrite it", path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise OutputError(f"cannot write here: {os.strerror(e.errno or errno.EIO)}", path) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write: {os.strerror(e.errno or errno.EIO)}", path) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str, *, force: bool = True) -> Path:
+    """`atomic_write_bytes` for UTF-8 text."""
+    return atomic_write_bytes(path, text.encode("utf-8"), force=force)
+
+
+def unique_path(folder: str | Path, stem: str, suffix: str) -> Path:
+    """`folder/stem{suffix}`, or `stem-2{suffix}`, `stem-3{suffix}`… whichever does not exist yet."""
+    folder = Path(folder)
+    candidate = folder / f"{stem}{suffix}"
+    n = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    return candidate

@@ -1,0 +1,33 @@
+"""Shared fixtures: music21's corpus paths, the bundled seeds, and switches for the long tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "midi_corpus" / "seeds"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="run tests over whole corpora")
+    parser.addoption("--fuzz-long", action="store_true", help="run the long fuzz mode (≥ 10,000 cases)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "slow" in item.keywords and not config.getoption("--slow"):
+            item.add_marker(pytest.mark.skip(reason="whole-corpus test; run with --slow"))
+        if "fuzz_long" in item.keywords and not config.getoption("--fuzz-long"):
+            item.add_marker(pytest.mark.skip(reason="long fuzz; run with --fuzz-long"))
+
+
+@pytest.fixture(scope="session")
+def oneills_paths() -> list[Path]:
+    """The 39 ABC files of O'Neill's Music of Ireland in music21's shipped corpus."""
+    from music21 import corpus
+
+    paths = sorted(Path(p) for p in corpus.getPaths(fileExtensions=("abc",)) if "oneills1850" in str(p))
+    assert len(paths) == 39, f"music21's corpus should ship 39 O'Neill files, found {len(paths)}"
+    return paths
