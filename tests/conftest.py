@@ -31,3 +31,20 @@ def oneills_paths() -> list[Path]:
     paths = sorted(Path(p) for p in corpus.getPaths(fileExtensions=("abc",)) if "oneills1850" in str(p))
     assert len(paths) == 39, f"music21's corpus should ship 39 O'Neill files, found {len(paths)}"
     return paths
+
+
+def _load_file(path: Path) -> list:
+    from composer.io import load
+
+    return load(path)
+
+
+@pytest.fixture(scope="session")
+def oneills_scores(oneills_paths: list[Path]) -> list:
+    """Every tune of O'Neill's Music of Ireland as a composer.Score, parsed once per test session."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        per_file = list(pool.map(_load_file, oneills_paths))
+    return [score for scores in per_file for score in scores]
