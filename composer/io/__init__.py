@@ -1,0 +1,48 @@
+"""Readers and writer: MIDI, ABC and MusicXML files become Scores; Scores become MIDI files.
+
+`load(path)` picks the reader by extension. An ABC file may hold many tunes: `load_report` gives
+the tunes that parse and one problem line per tune skipped; `load` raises only when none parse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from composer.errors import InputError
+from composer.io.limits import DEFAULT_LIMITS, ReadLimits
+from composer.io.midi import MIDI_SUFFIXES, save_midi
+from composer.io.musicxml import MUSICXML_SUFFIXES
+from composer.score import Score
+
+ABC_SUFFIXES = (".abc",)
+SUFFIXES = MIDI_SUFFIXES + ABC_SUFFIXES + MUSICXML_SUFFIXES
+
+__all__ = ["ReadLimits", "SUFFIXES", "load", "load_report", "save_midi"]
+
+
+def load_report(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[str]]:
+    """Every piece in the file that can be read, and a problem line for each piece skipped."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(f"unknown file type {path.suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}", path)
+    if suffix in MIDI_SUFFIXES:
+        from composer.io.midi import load_midi
+
+        return load_midi(path, limits), []
+    if suffix in ABC_SUFFIXES:
+        from composer.io.abc import load_abc_report
+
+        return load_abc_report(path, limits)
+    from composer.io.musicxml import load_musicxml
+
+    return load_musicxml(path, limits), []
+
+
+def load(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
+    """The pieces in a .mid/.midi/.abc/.musicxml/.xml/.mxl file; InputError when none can be read."""
+    scores, problems = load_report(path, limits)
+    if not scores:
+        detail = "; ".join(p.removeprefix(f"{path}: ") for p in problems[:3]) or "nothing to read"
+        raise InputError(f"no readable piece: {detail}", path)
+    return scores

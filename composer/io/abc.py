@@ -1,0 +1,156 @@
+"""ABC files (one tune or many) to Scores through music21, one tune at a time so one bad tune costs only itself."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from composer.errors import InputError
+from composer.io.limits import DEFAULT_LIMITS, ReadLimits, read_bytes
+from composer.io.musicxml import stream_to_score
+from composer.score import DEFAULT_QPM, Score
+
+# Tempo (quarter notes per minute) when a tune has no Q: field: a moderate session pace per type.
+DEFAULT_QPM_BY_TYPE = {
+    "reel": 200.0,  # 2/2 or 4/4, about 100 half notes a minute
+    "hornpipe": 160.0,
+    "jig": 180.0,  # 6/8, about 120 dotted quarters a minute
+    "slip jig": 180.0,  # 9/8
+    "slide": 210.0,  # 12/8
+    "polka": 140.0,
+    "waltz": 150.0,
+    "march": 120.0,
+    "air": 80.0,
+}
+
+_TUNE_TYPE_ALIASES = {
+    "double jig": "jig",
+    "single jig": "jig",
+    "slipjig": "slip jig",
+    "slip-jig": "slip jig",
+    "set dance": "set dance",
+}
+_X_LINE = re.compile(r"^X:", re.MULTILINE)
+
+
+def normalize_tune_type(text: str | None) -> str | None:
+    """'Double Jig' → 'jig', 'slipjig' → 'slip jig', 'Reels' → 'reel'; None for an empty R: field."""
+    if text is None:
+        return None
+    t = " ".join(text.replace("_", " ").lower().split()).strip(" .,;")
+    if not t:
+        return None
+    t = _TUNE_TYPE_ALIASES.get(t, t)
+    if t.endswith("s") and t[:-1] in DEFAULT_QPM_BY_TYPE:
+        t = t[:-1]
+    return _TUNE_TYPE_ALIASES.get(t, t)
+
+
+def split_tunes(text: str) -> list[str]:
+    """The tunes of an ABC text, each starting at its X: line; the file header is put before each."""
+    starts = [m.start() for m in _X_LINE.finditer(text)]
+    if not starts:
+        return [text] if text.strip() else []
+    header = "\n".join(line for line in text[: starts[0]].splitlines() if re.match(r"^[A-Za-z]:", line))
+    bounds = starts + [len(text)]
+    prefix = header + "\n" if header else ""
+    return [prefix + text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def header_fields(tune: str) -> dict[str, str]:
+    """First value of each header field (X, T, R, M, L, K, Q, …) of one tune, up to its K: line."""
+    fields: dict[str, str] = {}
+    for line in tune.splitlines():
+        m = re.match(r"^([A-Za-z]):\s*(.*?)\s*$", line)
+        if not m:
+            continue
+        fields.setdefault(m.group(1), m.group(2))
+        if m.group(1) == "K":
+            break
+    return fields
+
+
+def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> Score:
+    """One ABC tune (X: … body) to a Score; raises InputError/LimitError naming the tune's problem."""
+    fields = header_fields(tune)
+    label = f"tune X:{fields.get('X', '?')}" + (f" ({fields['T']})" if fields.get("T") else "")
+    if len(tune) > limits.max_abc_tune_chars:
+        from composer.errors import LimitError
+
+        raise LimitError(f"{label}: {len(tune):,} characters, over the limit of {limits.max_abc_tune_chars:,}", source)
+    from music21 import converter
+
+    try:
+        parsed = converter.parseData(tune, format="abc")
+    except Exception as e:  # music21's ABC parser raises many types on malformed tunes
+        raise InputError(f"{label}: music21 cannot parse it: {type(e).__name__}: {e}"[:300], source) from None
+    if hasattr(parsed, "scores"):
+        if not parsed.scores:
+            raise InputError(f"{label}: no tune found", source)
+        parsed = parsed.scores[0]
+    tune_type = normalize_tune_type(fields.get("R"))
+    try:
+        score = stream_to_score(
+            parsed,
+            source,
+            title=fields.get("T", ""),
+            tune_type=tune_type,
+            default_qpm=DEFAULT_QPM_BY_TYPE.get(tune_type or "", DEFAULT_QPM),
+            limits=limits,
+        )
+    except InputError as e:
+        raise type(e)(f"{label}: {e.problem}", source) from None
+    except Exception as e:
+        raise InputError(f"{label}: cannot convert: {type(e).__name__}: {e}"[:300], source) from None
+    if not score.notes:
+        raise InputError(f"{label}: no notes", source)
+    score.metadata.update(
+        x=fields.get("X"),
+        key=score.key_signature.name if score.key_signature else None,
+        meter=f"{score.time_signature.numerator}/{score.time_signature.denominator}" if score.time_signature else None,
+        tempo_from="Q:" if "Q" in fields else "default",
+        abc_key=fields.get("K"),
+        abc_meter=fields.get("M"),
+    )
+    return score
+
+
+def parse_abc_report(text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[str]]:
+    """Every tune of an ABC text that parses, and one problem line for each that does not."""
+    scores: list[Score] = []
+    problems: list[str] = []
+    for tune in split_tunes(text):
+        try:
+            scores.append(parse_abc_tune(tune, source, limits))
+        except InputError as e:
+            problems.append(str(e))
+    for i, score in enumerate(scores):
+        score.metadata["piece"] = i
+    return scores, problems
+
+
+def parse_abc_text(text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
+    """The tunes of an ABC text; raises InputError only when none of its tunes can be read."""
+    scores, problems = parse_abc_report(text, source, limits)
+    if not scores:
+        detail = "; ".join(p.removeprefix(f"{source}: ") for p in problems[:3]) or "no tunes in it"
+        raise InputError(f"no readable ABC tune: {detail}", source)
+    return scores
+
+
+def load_abc_report(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[str]]:
+    """Read an ABC file once: its good tunes, and a problem line per tune that was skipped."""
+    path = Path(path)
+    data = read_bytes(path, limits)
+    if b"\x00" in data[:4096]:
+        raise InputError("binary data, not ABC text", path)
+    text = data.decode("utf-8", errors="replace") if _is_utf8(data) else data.decode("latin-1")
+    return parse_abc_report(text, str(path), limits)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -1,0 +1,61 @@
+"""Resource limits every reader enforces, so a hostile or broken file is refused quickly, never hangs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from composer.errors import InputError, LimitError
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Largest input the readers accept; a file past any of these raises `LimitError`."""
+
+    max_file_bytes: int = 16 * 1024 * 1024  # a whole MIDI file or ABC/MusicXML text
+    max_notes: int = 500_000  # notes in one file, counted before Python objects are built
+    max_seconds: float = 2 * 60 * 60  # duration of one piece through its tempo map
+    max_tracks: int = 256  # MIDI tracks (after splitting by channel)
+    max_qpm: float = 2000.0  # tempo above this is absurd; qpm <= 0 is malformed
+    max_abc_tune_chars: int = 200_000  # one ABC tune's text; music21 slows badly on huge bodies
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+def read_bytes(path: Path, limits: ReadLimits) -> bytes:
+    """A file's bytes after checking it exists, is a file, is not empty and is not too big."""
+    if not path.exists():
+        raise InputError("no such file", path)
+    if not path.is_file():
+        raise InputError("not a file (a folder?)", path)
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("empty file", path)
+    if size > limits.max_file_bytes:
+        raise LimitError(f"file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}", path)
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", path) from None
+
+
+def check_qpm(qpm: float, limits: ReadLimits, path: str | Path | None) -> float:
+    """`qpm` itself if it is a sensible tempo; an absurd one raises."""
+    if not qpm > 0:
+        raise InputError(f"tempo {qpm} quarter notes per minute is not positive", path)
+    if qpm > limits.max_qpm:
+        raise LimitError(f"tempo {qpm:.1f} qpm is over the limit of {limits.max_qpm:g}", path)
+    return qpm
+
+
+def check_notes(count: int, limits: ReadLimits, path: str | Path | None) -> None:
+    """Refuse a file with more notes than the limit, before they become Python objects."""
+    if count > limits.max_notes:
+        raise LimitError(f"{count:,} notes, over the limit of {limits.max_notes:,}", path)
+
+
+def check_seconds(seconds: float, limits: ReadLimits, path: str | Path | None) -> None:
+    """Refuse a piece longer than the limit."""
+    if seconds > limits.max_seconds:
+        raise LimitError(f"lasts {seconds:,.0f} s, over the limit of {limits.max_seconds:,.0f} s", path)

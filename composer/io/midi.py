@@ -1,0 +1,173 @@
+"""Standard MIDI files: read through symusic (fast, vectorised), write through pretty_midi (exact ticks).
+
+Reading keeps the file's ticks per quarter note as the Score's tpq, one program/drum flag per
+track, and the tempo, time-signature and key-signature maps. Zero-length notes are dropped.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from composer.errors import InputError, OutputError
+from composer.files import atomic_write_bytes
+from composer.io.limits import DEFAULT_LIMITS, ReadLimits, check_notes, check_qpm, check_seconds, read_bytes
+from composer.score import MODE_OFFSETS, KeySignature, Note, Score, TempoChange, TimeSignature
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+def load_midi(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
+    """Read a type 0 or 1 MIDI file into one Score; bad or oversized files raise InputError/LimitError."""
+    path = Path(path)
+    data = read_bytes(path, limits)
+    if data[:4] != b"MThd":
+        raise InputError("not a MIDI file (no MThd header)", path)
+    import symusic
+
+    try:
+        sm = symusic.Score.from_midi(data, ttype="tick")
+    except Exception as e:  # symusic raises RuntimeError/ValueError with its own wording
+        raise InputError(f"malformed MIDI: {e}"[:300], path) from None
+    return [symusic_to_score(sm, path, limits)]
+
+
+def symusic_to_score(sm, path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> Score:
+    """Convert a symusic Score (tick time) to a Score, checking limits before building Python notes."""
+    tpq = int(sm.ticks_per_quarter)
+    if tpq <= 0:
+        raise InputError(f"ticks per quarter note is {tpq}; SMPTE time division is not supported", path)
+    if len(sm.tracks) > limits.max_tracks:
+        raise InputError(f"{len(sm.tracks)} tracks, over the limit of {limits.max_tracks}", path)
+    check_notes(int(sm.note_num()), limits, path)
+    timing = Score(tpq=tpq, tempos=_tempos(sm, limits, path))
+    check_seconds(float(timing.ticks_to_seconds(int(sm.end()))), limits, path)
+    notes: list[Note] = []
+    for track in sm.tracks:
+        notes.extend(_track_notes(track))
+    return timing.replace(
+        notes=notes,
+        time_signatures=_time_signatures(sm, path),
+        key_signatures=_key_signatures(sm, path),
+        title=Path(path).stem,
+        source=str(path),
+        metadata={"tracks": len(sm.tracks)},
+    )
+
+
+def _track_notes(track) -> list[Note]:
+    """A track's notes as Note tuples, built column-wise from symusic's numpy arrays."""
+    arr = track.notes.numpy()
+    keep = arr["duration"] > 0
+    if not keep.all():
+        arr = {k: v[keep] for k, v in arr.items()}
+    n = len(arr["time"])
+    if n == 0:
+        return []
+    columns = (
+        arr["pitch"].tolist(),
+        arr["time"].tolist(),
+        arr["duration"].tolist(),
+        arr["velocity"].tolist(),
+        [int(track.program)] * n,
+        [bool(track.is_drum)] * n,
+    )
+    return list(map(Note._make, zip(*columns)))
+
+
+def _tempos(sm, limits: ReadLimits, path) -> list[TempoChange]:
+    arr = sm.tempos.numpy()
+    if (arr["mspq"] <= 0).any():
+        raise InputError("a tempo of 0 microseconds per quarter note", path)
+    return [TempoChange(t, check_qpm(6e7 / m, limits, path)) for t, m in zip(arr["time"].tolist(), arr["mspq"].tolist())]
+
+
+def _time_signatures(sm, path) -> list[TimeSignature]:
+    arr = sm.time_signatures.numpy()
+    out = []
+    for t, num, den in zip(arr["time"].tolist(), arr["numerator"].tolist(), arr["denominator"].tolist()):
+        if num <= 0 or den <= 0:
+            raise InputError(f"time signature {num}/{den} at tick {t}", path)
+        out.append(TimeSignature(t, num, den))
+    return out
+
+
+def _key_signatures(sm, path) -> list[KeySignature]:
+    arr = sm.key_signatures.numpy()
+    out = []
+    for t, sharps, minor in zip(arr["time"].tolist(), arr["key"].tolist(), arr["tonality"].tolist()):
+        if not -7 <= sharps <= 7:
+            raise InputError(f"key signature with {sharps} sharps at tick {t}", path)
+        out.append(KeySignature(t, (sharps * 7 + (9 if minor else 0)) % 12, "minor" if minor else "major"))
+    return out
+
+
+def save_midi(score: Score, path: str | Path, *, force: bool = True) -> Path:
+    """Write `score` as a standard MIDI file (type 1, resolution = score.tpq) through pretty_midi.
+
+    One instrument per (program, drum flag), split further where notes of one pitch overlap, so
+    loading the file gives back exactly the same notes in ticks. Written atomically.
+    """
+    import pretty_midi
+
+    path = Path(path)
+    bad = [n for n in score.notes if not 0 <= n.pitch <= 127 or not 0 <= n.program <= 127]
+    if bad:
+        raise OutputError(f"cannot write {bad[0]} to MIDI: pitch and program must be 0–127", path)
+    pm = pretty_midi.PrettyMIDI(resolution=score.tpq)
+    pm._tick_scales = _tick_scales(score)
+    last_tick = max([score.end_tick] + [e.tick for e in (*score.time_signatures, *score.key_signatures)])
+    pm._update_tick_to_time(last_tick + 1)
+
+    def sec(tick: int) -> float:
+        return pm.tick_to_time(int(tick))
+
+    for (program, is_drum), voices in _voices(score.notes).items():
+        for voice in voices:
+            inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
+            inst.notes = [
+                pretty_midi.Note(min(127, max(1, n.velocity)), n.pitch, sec(n.start), sec(n.end)) for n in voice
+            ]
+            pm.instruments.append(inst)
+    pm.time_signature_changes = [pretty_midi.TimeSignature(t.numerator, t.denominator, sec(t.tick)) for t in score.time_signatures]
+    pm.key_signature_changes = [pretty_midi.KeySignature(_key_number(k), sec(k.tick)) for k in score.key_signatures]
+    buffer = io.BytesIO()
+    pm.write(buffer)
+    return atomic_write_bytes(path, buffer.getvalue(), force=force)
+
+
+def _tick_scales(score: Score) -> list[tuple[int, float]]:
+    """pretty_midi's tempo map: (tick, seconds per tick), chosen so it writes the exact microseconds/beat."""
+    tempos = list(score.tempos)
+    if not tempos or tempos[0].tick > 0:
+        tempos.insert(0, TempoChange(0, 120.0))
+    # pretty_midi writes int(tick_scale · tpq · 1e6); the +0.5 makes that truncation land on round(6e7 / qpm).
+    return [(t.tick, (round(6e7 / t.qpm) + 0.5) / (1e6 * score.tpq)) for t in tempos]
+
+
+def _key_number(key: KeySignature) -> int:
+    """pretty_midi's key number (0–11 major, 12–23 minor); modes are written as their relative major."""
+    if key.mode == "minor":
+        return 12 + key.tonic
+    return (key.tonic - MODE_OFFSETS.get(key.mode, 0)) % 12
+
+
+def _voices(notes) -> dict[tuple[int, bool], list[list[Note]]]:
+    """Notes grouped by (program, drum), each group split into voices where one pitch overlaps itself."""
+    groups: dict[tuple[int, bool], list[list[Note]]] = defaultdict(list)
+    ends: dict[tuple[int, bool], list[np.ndarray]] = defaultdict(list)
+    for n in notes:  # Score keeps notes sorted by (pitch, start, ...)
+        key = (n.program, bool(n.is_drum))
+        for voice, voice_ends in zip(groups[key], ends[key]):
+            if voice_ends[n.pitch] <= n.start:
+                break
+        else:
+            voice, voice_ends = [], np.zeros(128, dtype=np.int64)
+            groups[key].append(voice)
+            ends[key].append(voice_ends)
+        voice.append(n)
+        voice_ends[n.pitch] = n.end
+    return groups
