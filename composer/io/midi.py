@@ -42,7 +42,10 @@ def symusic_to_score(sm, path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) 
         raise InputError(f"ticks per quarter note is {tpq}; SMPTE time division is not supported", path)
     if len(sm.tracks) > limits.max_tracks:
         raise InputError(f"{len(sm.tracks)} tracks, over the limit of {limits.max_tracks}", path)
-    check_notes(int(sm.note_num()), limits, path)
+    count = int(sm.note_num())
+    if count == 0:
+        raise InputError("no notes in this MIDI file (empty or truncated)", path)
+    check_notes(count, limits, path)
     timing = Score(tpq=tpq, tempos=_tempos(sm, limits, path))
     check_seconds(float(timing.ticks_to_seconds(int(sm.end()))), limits, path)
     notes: list[Note] = []
@@ -82,7 +85,20 @@ def _tempos(sm, limits: ReadLimits, path) -> list[TempoChange]:
     arr = sm.tempos.numpy()
     if (arr["mspq"] <= 0).any():
         raise InputError("a tempo of 0 microseconds per quarter note", path)
-    return [TempoChange(t, check_qpm(6e7 / m, limits, path)) for t, m in zip(arr["time"].tolist(), arr["mspq"].tolist())]
+    return [TempoChange(t, check_qpm(mspq_to_qpm(m), limits, path)) for t, m in zip(arr["time"].tolist(), arr["mspq"].tolist())]
+
+
+def mspq_to_qpm(mspq: int) -> float:
+    """The roundest tempo (fewest decimals, up to 3) that MIDI's integer µs per beat stands for.
+
+    MIDI stores round(6e7 / qpm); 140 qpm becomes 428,571 µs, read back as 140.0, not 140.00014.
+    """
+    exact = 6e7 / mspq
+    for decimals in range(4):
+        qpm = round(exact, decimals)
+        if qpm > 0 and round(6e7 / qpm) == mspq:
+            return qpm
+    return exact
 
 
 def _time_signatures(sm, path) -> list[TimeSignature]:
