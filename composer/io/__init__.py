@@ -21,8 +21,23 @@ __all__ = ["ReadLimits", "SUFFIXES", "load", "load_report", "save_midi"]
 
 
 def load_report(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[str]]:
-    """Every piece in the file that can be read, and a problem line for each piece skipped."""
-    path = Path(path)
+    """Every piece in the file that can be read, and a problem line (naming the file) for each piece skipped."""
+    scores, errors = _read(Path(path), limits)
+    return scores, [str(e) for e in errors]
+
+
+def load(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
+    """The pieces in a .mid/.midi/.abc/.musicxml/.xml/.mxl file; InputError when none can be read."""
+    scores, errors = _read(Path(path), limits)
+    if not scores:
+        from composer.io.abc import none_readable
+
+        raise none_readable(errors, path)
+    return scores
+
+
+def _read(path: Path, limits: ReadLimits) -> tuple[list[Score], list[InputError]]:
+    """Dispatch on the extension; each reader returns its pieces and the errors of pieces it skipped."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"unknown file type {path.suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}", path)
@@ -31,18 +46,10 @@ def load_report(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[
 
         return load_midi(path, limits), []
     if suffix in ABC_SUFFIXES:
-        from composer.io.abc import load_abc_report
+        from composer.io.abc import load_abc_errors
 
-        return load_abc_report(path, limits)
+        return load_abc_errors(path, limits)
     from composer.io.musicxml import load_musicxml
 
     return load_musicxml(path, limits), []
 
-
-def load(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
-    """The pieces in a .mid/.midi/.abc/.musicxml/.xml/.mxl file; InputError when none can be read."""
-    scores, problems = load_report(path, limits)
-    if not scores:
-        detail = "; ".join(p.removeprefix(f"{path}: ") for p in problems[:3]) or "nothing to read"
-        raise InputError(f"no readable piece: {detail}", path)
-    return scores

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from composer.errors import InputError
+from composer.errors import InputError, LimitError
 from composer.io.limits import DEFAULT_LIMITS, ReadLimits, read_bytes
 from composer.io.musicxml import stream_to_score
 from composer.score import DEFAULT_QPM, Score
@@ -75,11 +75,12 @@ def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAUL
     fields = header_fields(tune)
     label = f"tune X:{fields.get('X', '?')}" + (f" ({fields['T']})" if fields.get("T") else "")
     if len(tune) > limits.max_abc_tune_chars:
-        from composer.errors import LimitError
-
         raise LimitError(f"{label}: {len(tune):,} characters, over the limit of {limits.max_abc_tune_chars:,}", source)
     from music21 import converter
 
+    if "L" not in fields and "M" not in fields:
+        tune = re.sub(r"^(X:.*)$", r"\1\nL:1/8", tune, count=1, flags=re.MULTILINE)  # ABC 2.1 default
+        tune = tune if tune.startswith("X:") else "L:1/8\n" + tune
     try:
         parsed = converter.parseData(tune, format="abc")
     except Exception as e:  # music21's ABC parser raises many types on malformed tunes
@@ -115,37 +116,49 @@ def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAUL
     return score
 
 
-def parse_abc_report(text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[str]]:
-    """Every tune of an ABC text that parses, and one problem line for each that does not."""
+def parse_abc_errors(text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[InputError]]:
+    """Every tune of an ABC text that parses, and the error of each tune that does not."""
     scores: list[Score] = []
-    problems: list[str] = []
+    errors: list[InputError] = []
     for tune in split_tunes(text):
         try:
             scores.append(parse_abc_tune(tune, source, limits))
         except InputError as e:
-            problems.append(str(e))
+            errors.append(e)
     for i, score in enumerate(scores):
         score.metadata["piece"] = i
-    return scores, problems
+    return scores, errors
+
+
+def parse_abc_report(text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[str]]:
+    """Every tune of an ABC text that parses, and one problem line for each that does not."""
+    scores, errors = parse_abc_errors(text, source, limits)
+    return scores, [str(e) for e in errors]
 
 
 def parse_abc_text(text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
-    """The tunes of an ABC text; raises InputError only when none of its tunes can be read."""
-    scores, problems = parse_abc_report(text, source, limits)
+    """The tunes of an ABC text; raises InputError (LimitError) only when none of its tunes can be read."""
+    scores, errors = parse_abc_errors(text, source, limits)
     if not scores:
-        detail = "; ".join(p.removeprefix(f"{source}: ") for p in problems[:3]) or "no tunes in it"
-        raise InputError(f"no readable ABC tune: {detail}", source)
+        raise none_readable(errors, source)
     return scores
 
 
-def load_abc_report(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[str]]:
-    """Read an ABC file once: its good tunes, and a problem line per tune that was skipped."""
+def none_readable(errors: list[InputError], source: str | Path) -> InputError:
+    """The error for a file none of whose pieces could be read: a LimitError when every piece broke a limit."""
+    detail = "; ".join(e.problem for e in errors[:3]) or "no tunes in it"
+    kind = LimitError if errors and all(isinstance(e, LimitError) for e in errors) else InputError
+    return kind(f"no readable piece: {detail}", source)
+
+
+def load_abc_errors(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[InputError]]:
+    """Read an ABC file once: its good tunes, and the error of each tune that was skipped."""
     path = Path(path)
     data = read_bytes(path, limits)
     if b"\x00" in data[:4096]:
         raise InputError("binary data, not ABC text", path)
     text = data.decode("utf-8", errors="replace") if _is_utf8(data) else data.decode("latin-1")
-    return parse_abc_report(text, str(path), limits)
+    return parse_abc_errors(text, str(path), limits)
 
 
 def _is_utf8(data: bytes) -> bool:

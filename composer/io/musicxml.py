@@ -88,7 +88,7 @@ def _expand_repeats(m21_stream):
 
 def _ticks(offset) -> tuple[int, bool]:
     """Tick of a music21 offset (quarter lengths) and whether it was exact."""
-    t = Fraction(offset) * DEFAULT_TPQ
+    t = Fraction(offset).limit_denominator(65535) * DEFAULT_TPQ  # music21 may hand over floats like 1/3
     return (t.numerator, True) if t.denominator == 1 else (round(t), False)
 
 
