@@ -49,7 +49,7 @@ def stream_to_score(
         tempos=tempos,
         time_signatures=_time_signatures(first),
         key_signatures=_key_signatures(first),
-        title=title if title is not None else ((md.title or "") if md is not None else ""),
+        title=title if title is not None else ((md.bestTitle or "") if md is not None else ""),
         tune_type=tune_type,
         source=source,
         metadata={"repeats_expanded": repeats_expanded, "parts": len(parts), "inexact_ticks": inexact},
