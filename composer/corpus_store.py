@@ -1,0 +1,192 @@
+"""The on-disk side of a tokenized corpus: open or create the folder, recover after a crash, append shards.
+
+A file counts as done only once its line is in files.jsonl; that line is written after its index
+lines, which are written after its shard bytes are flushed. Recovery keeps exactly the committed
+files whose bytes are all on disk, rewrites the index to match, and truncates the last shard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from composer.errors import OutputError
+from composer.files import atomic_write_text
+from composer.tokenize.base import Tokenizer
+
+FORMAT_VERSION = 1
+CORPUS_FILES = ("tokenizer.json", "corpus.json", "index.jsonl", "files.jsonl", "report.json")
+FSYNC_SECONDS = 2.0  # shards and logs are fsynced at most this often (and on close)
+
+
+@dataclass
+class Store:
+    """A corpus folder after recovery: files done (by sha1) and where the next tokens go."""
+
+    out: Path
+    dtype: np.dtype
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    shard_index: int = 0
+    shard_len: int = 0  # tokens already in the current shard
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.bin"
+
+
+def wipe_corpus(out: Path) -> None:
+    """Remove the files a corpus folder is made of (and nothing else), for a fresh start."""
+    for name in CORPUS_FILES:
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "shards", ignore_errors=True)
+
+
+def open_store(out: Path, tokenizer: Tokenizer, dtype: np.dtype, *, force: bool = False) -> Store:
+    """Create `out` for `tokenizer`, or reopen and recover it; another tokenizer's corpus is refused.
+
+    `force` wipes any corpus in `out` first (only the files a corpus is made of).
+    """
+    tok_path = out / "tokenizer.json"
+    if force:
+        wipe_corpus(out)
+    if tok_path.exists():
+        try:
+            same = json.loads(tok_path.read_text(encoding="utf-8")) == json.loads(tokenizer.to_json())
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            raise OutputError(
+                f"holds a corpus made with another tokenizer than {tokenizer.name!r}; "
+                "choose a new --out folder, or pass --force to start this one afresh", out)
+    if not tok_path.exists():
+        if out.exists() and not out.is_dir():
+            raise OutputError("exists and is not a folder", out)
+        wipe_corpus(out)
+        tokenizer.save(tok_path)
+    meta = {"format_version": FORMAT_VERSION, "dtype": "uint16" if dtype.itemsize == 2 else "uint32",
+            "tokenizer": tokenizer.name, "vocab_size": tokenizer.vocab_size}
+    atomic_write_text(out / "corpus.json", json.dumps(meta, indent=1))
+    (out / "shards").mkdir(exist_ok=True)
+    return _recover(out, dtype)
+
+
+def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], bool]:
+    """The complete JSON lines of a file, and whether anything (a torn last line) was left out."""
+    if not path.exists():
+        return [], False
+    rows, torn = [], False
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                torn = True
+            if not line.endswith(b"\n"):
+                torn = True
+    return rows, torn
+
+
+def _recover(out: Path, dtype: np.dtype) -> Store:
+    files, files_torn = _read_jsonl(out / "files.jsonl")
+    entries, index_torn = _read_jsonl(out / "index.jsonl")
+    done = {r["sha1"]: r for r in files}
+    sizes = {p.name: p.stat().st_size // dtype.itemsize for p in (out / "shards").glob("shard-*.bin")}
+    lost = {e["sha1"] for e in entries if e["offset"] + e["length"] > sizes.get(e["shard"], 0)}
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e["sha1"]] = counts.get(e["sha1"], 0) + 1
+    lost |= {s for s, r in done.items() if counts.get(s, 0) != r["pieces"]}
+    done = {s: r for s, r in done.items() if s not in lost}
+    kept = [e for e in entries if e["sha1"] in done]
+    if files_torn or len(done) != len(files):
+        _rewrite_jsonl(out / "files.jsonl", done.values())
+    if index_torn or len(kept) != len(entries):
+        _rewrite_jsonl(out / "index.jsonl", kept)
+    ends: dict[str, int] = {}
+    for e in kept:
+        ends[e["shard"]] = max(ends.get(e["shard"], 0), e["offset"] + e["length"])
+    last = max(ends, default=shard_name(0))
+    for name in sizes:
+        if name > last:
+            (out / "shards" / name).unlink()
+    end = ends.get(last, 0)
+    if sizes.get(last, 0) > end:
+        with open(out / "shards" / last, "r+b") as f:
+            f.truncate(end * dtype.itemsize)
+    return Store(out, dtype, done, int(last[6:11]), end)
+
+
+def _rewrite_jsonl(path: Path, rows: Any) -> None:
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+class ShardWriter:
+    """Appends each file's pieces to the open shard, rolling to a new one past `shard_tokens`."""
+
+    def __init__(self, store: Store, shard_tokens: int) -> None:
+        self.store = store
+        self.shard_tokens = shard_tokens
+        self._shard: IO[bytes] | None = None
+        self._index = open(store.out / "index.jsonl", "a", encoding="utf-8")
+        self._files = open(store.out / "files.jsonl", "a", encoding="utf-8")
+        self._synced = time.monotonic()
+
+    def _open_shard(self) -> IO[bytes]:
+        if self._shard is None:
+            self._shard = open(self.store.out / "shards" / shard_name(self.store.shard_index), "ab")
+        return self._shard
+
+    def commit(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Write one file's pieces, then its index lines, then its files.jsonl line; return that line."""
+        st = self.store
+        lines = []
+        for piece, ids, meta in result["pieces"]:
+            if st.shard_len and st.shard_len + len(ids) > self.shard_tokens:
+                self._roll()
+            self._open_shard().write(np.ascontiguousarray(ids, dtype=st.dtype).tobytes())
+            lines.append({"file": result["file"], "sha1": result["sha1"], "piece": piece,
+                          "shard": shard_name(st.shard_index), "offset": st.shard_len, "length": len(ids), **meta})
+            st.shard_len += len(ids)
+        if self._shard is not None:
+            self._shard.flush()
+        self._sync()
+        self._index.write("".join(json.dumps(line) + "\n" for line in lines))
+        self._index.flush()
+        record = {"file": result["file"], "sha1": result["sha1"], "pieces": len(lines),
+                  "tokens": sum(line["length"] for line in lines), "error": result["error"],
+                  "problems": result["problems"]}
+        self._files.write(json.dumps(record) + "\n")
+        self._files.flush()
+        st.done[result["sha1"]] = record
+        return record
+
+    def _roll(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            os.fsync(self._shard.fileno())
+            self._shard.close()
+            self._shard = None
+        self.store.shard_index += 1
+        self.store.shard_len = 0
+
+    def _sync(self, always: bool = False) -> None:
+        if always or time.monotonic() - self._synced > FSYNC_SECONDS:
+            for f in (self._shard, self._index, self._files):
+                if f is not None:
+                    f.flush()
+                    os.fsync(f.fileno())
+            self._synced = time.monotonic()
+
+    def close(self) -> None:
+        """Flush and fsync everything written, and close the files."""
+        self._sync(always=True)
+        for f in (self._shard, self._index, self._files):
+            if f is not None:
+                f.close()
