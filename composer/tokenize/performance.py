@@ -215,9 +215,11 @@ class PerformanceTokenizer(Tokenizer):
 
     def _checked(self, ids: Sequence[int]) -> np.ndarray:
         arr = np.asarray(ids)
-        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        if arr.ndim == 1 and arr.size == 0:
+            return arr.astype(np.int64)
+        if arr.ndim != 1 or arr.dtype.kind not in "iu":
             raise TokenizeError(f"{self.name} tokenizer: ids must be a flat sequence of integers")
-        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
+        if arr.min() < 0 or arr.max() >= self.vocab_size:
             bad = int(arr[(arr < 0) | (arr >= self.vocab_size)][0])
             raise TokenizeError(f"{self.name} tokenizer: id {bad} is outside the vocabulary 0..{self.vocab_size - 1}")
         stop = np.flatnonzero(arr == EOS)
