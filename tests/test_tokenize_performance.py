@@ -218,3 +218,22 @@ def test_round_trip_bach_chorale():
     voices = {(n.pitch, n.start) for n in score.notes}  # unisons between voices become one note
     assert len(decoded.notes) == len(voices)
     assert TOK.decode(TOK.transpose_ids(ids, -3)) == TOK.normalize(score.transpose(-3))
+
+
+def test_decoded_ids_survive_a_midi_file(tmp_path, oneills_sample):
+    from composer.io import load, save_midi
+
+    multi = Score([Note(60, 0, 480, 80), Note(36, 0, 480, 100, 0, True), Note(67, 240, 480, 70, 40)])
+    for score in [multi, *oneills_sample[:3]]:
+        ids = TOK.encode(score)
+        path = save_midi(TOK.decode(ids), tmp_path / "piece.mid", force=True)
+        assert TOK.encode(load(path)[0]) == ids
+
+
+def test_registry_and_saved_json():
+    pytest.importorskip("composer.tokenize.metric")
+    pytest.importorskip("composer.tokenize.abc_text")
+    from composer.tokenize import Tokenizer
+
+    tok = Tokenizer.create("performance", time_step_ms=20, max_shift_steps=10, velocity_bins=8)
+    assert tok == COARSE and Tokenizer.from_dict(tok.to_dict()) == tok
