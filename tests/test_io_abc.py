@@ -149,3 +149,15 @@ def test_binary_named_abc(tmp_path: Path) -> None:
     path.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")
     with pytest.raises(ComposerError, match="binary"):
         load(path)
+
+
+def test_repeat_without_start_goes_back_to_previous_section(oneills_paths: list[Path]) -> None:
+    """Morgan Rattler (X:1046): nine 24-beat parts end in `:|` with no `|:`, one 48-beat part in `||`.
+
+    Each `:|` repeats only its own part (music21 alone replays the tune from the top each time,
+    ~30× longer): 9 × 48 + 48 = 480 beats, plus the half-beat pickup replayed with part one.
+    """
+    text = next(p for p in oneills_paths if p.name == "1031-1115.abc").read_text()
+    (tune,) = parse_abc_text(text[text.index("X: 1046") : text.index("X: 1047")], "1031-1115.abc")
+    assert tune.tune_type == "jig" and tune.metadata["repeats_expanded"] is True
+    assert tune.end_tick == 481 * 480
