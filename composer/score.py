@@ -85,7 +85,7 @@ class Score:
 
     def __post_init__(self) -> None:
         # Accept any iterables but store sorted tuples, so equal music compares equal.
-        object.__setattr__(self, "notes", tuple(sorted(Note(*n) for n in self.notes)))
+        object.__setattr__(self, "notes", tuple(sorted(n if type(n) is Note else Note(*n) for n in self.notes)))
         object.__setattr__(self, "tempos", tuple(sorted(TempoChange(*t) for t in self.tempos)))
         object.__setattr__(self, "time_signatures", tuple(sorted(TimeSignature(*t) for t in self.time_signatures)))
         object.__setattr__(self, "key_signatures", tuple(sorted(KeySignature(*k) for k in self.key_signatures)))
