@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +26,15 @@ DEFAULT_LIMITS = ReadLimits()
 
 def read_bytes(path: Path, limits: ReadLimits) -> bytes:
     """A file's bytes after checking it exists, is a file, is not empty and is not too big."""
-    if not path.exists():
-        raise InputError("no such file", path)
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", path) from None
+    if not stat.S_ISREG(st.st_mode):
         raise InputError("not a file (a folder?)", path)
-    size = path.stat().st_size
+    size = st.st_size
     if size == 0:
         raise InputError("empty file", path)
     if size > limits.max_file_bytes:

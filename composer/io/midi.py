@@ -6,6 +6,7 @@ track, and the tempo, time-signature and key-signature maps. Zero-length notes a
 
 from __future__ import annotations
 
+import functools
 import io
 from collections import defaultdict
 from pathlib import Path
@@ -18,6 +19,7 @@ from composer.io.limits import DEFAULT_LIMITS, ReadLimits, check_notes, check_qp
 from composer.score import MODE_OFFSETS, KeySignature, Note, Score, TempoChange, TimeSignature
 
 MIDI_SUFFIXES = (".mid", ".midi")
+_new_note = functools.partial(tuple.__new__, Note)  # Note from a 6-tuple, without _make's length check
 
 
 def load_midi(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
@@ -47,7 +49,10 @@ def symusic_to_score(sm, path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) 
         raise InputError("no notes in this MIDI file (empty or truncated)", path)
     check_notes(count, limits, path)
     timing = Score(tpq=tpq, tempos=_tempos(sm, limits, path))
-    check_seconds(float(timing.ticks_to_seconds(int(sm.end()))), limits, path)
+    end = int(sm.end())
+    slowest = min([t.qpm for t in timing.tempos] + [120.0])
+    if end * 60.0 / (slowest * tpq) > limits.max_seconds:  # exact check only when the bound is exceeded
+        check_seconds(float(timing.ticks_to_seconds(end)), limits, path)
     notes: list[Note] = []
     for track in sm.tracks:
         notes.extend(_track_notes(track))
@@ -78,7 +83,7 @@ def _track_notes(track) -> list[Note]:
         [int(track.program)] * n,
         [bool(track.is_drum)] * n,
     )
-    return list(map(Note._make, zip(*columns)))
+    return list(map(_new_note, zip(*columns)))
 
 
 def _tempos(sm, limits: ReadLimits, path) -> list[TempoChange]:
