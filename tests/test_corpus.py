@@ -1,0 +1,201 @@
+"""tokenize_corpus on a small real corpus: O'Neill files, seed MIDI, a broken and an empty file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from composer.corpus import CorpusReport, find_files, parse_shard, select_shard, tokenize_corpus
+from composer.errors import InputError, OutputError
+from composer.io import load
+from composer.tokenize.performance import PerformanceConfig, PerformanceTokenizer
+
+SEEDS = Path(__file__).resolve().parent.parent / "midi_corpus" / "seeds"
+SMALL_ONEILLS = ("0731-0731.abc", "0626-0635.abc", "0721-0730.abc")
+MIXED_ABC = """X:1
+T:Good One
+R:reel
+M:4/4
+L:1/8
+K:D
+|:FAdA FAdA|G2B2 B2AG:|
+X:2
+T:No Notes At All
+M:4/4
+L:1/8
+K:D
+|]
+"""
+
+
+@pytest.fixture(scope="module")
+def tok() -> PerformanceTokenizer:
+    return PerformanceTokenizer()
+
+
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory, oneills_paths) -> Path:
+    """A folder of 3 O'Neill files (21 tunes), 2 seed MIDI files, a mixed ABC, a corrupt MIDI, an empty ABC."""
+    folder = tmp_path_factory.mktemp("in")
+    for p in oneills_paths:
+        if p.name in SMALL_ONEILLS:
+            shutil.copy(p, folder / p.name)
+    sub = folder / "seeds"
+    sub.mkdir()
+    for name in ("kesh.mid", "drowsy_maggie.mid"):
+        shutil.copy(SEEDS / name, sub / name)
+    (folder / "mixed.abc").write_text(MIXED_ABC)
+    (folder / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\xff\xff")
+    (folder / "empty.abc").write_bytes(b"")
+    (folder / "notes.txt").write_text("not music, not picked up")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory, corpus_files, tok) -> tuple[Path, CorpusReport]:
+    out = tmp_path_factory.mktemp("clean") / "corpus"
+    return out, tokenize_corpus([corpus_files], tok, out, workers=2, progress=False)
+
+
+def read_index(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+
+
+def piece_tokens(out: Path, entry: dict) -> np.ndarray:
+    dtype = np.dtype("<u2") if json.loads((out / "corpus.json").read_text())["dtype"] == "uint16" else np.dtype("<u4")
+    data = np.memmap(out / "shards" / entry["shard"], dtype=dtype, mode="r")
+    return np.array(data[entry["offset"] : entry["offset"] + entry["length"]])
+
+
+def contents(out: Path) -> dict[tuple[str, int], tuple]:
+    """Each piece's tokens and metadata keyed by (file, piece): what must not depend on run order."""
+    return {(e["file"], e["piece"]): (tuple(piece_tokens(out, e)), e["sha1"], e["title"], e["key"], e["meter"])
+            for e in read_index(out)}
+
+
+def test_finds_music_files_sorted_and_skips_others(corpus_files):
+    names = [p.relative_to(corpus_files).as_posix() for p in find_files([corpus_files])]
+    assert names == ["0626-0635.abc", "0721-0730.abc", "0731-0731.abc", "corrupt.mid", "empty.abc",
+                     "mixed.abc", "seeds/drowsy_maggie.mid", "seeds/kesh.mid"]
+
+
+def test_index_entries_are_the_shard_contents(clean, tok):
+    out, report = clean
+    entries = read_index(out)
+    meta = json.loads((out / "corpus.json").read_text())
+    assert meta == {"format_version": 1, "dtype": "uint16", "tokenizer": "performance", "vocab_size": tok.vocab_size}
+    assert json.loads((out / "tokenizer.json").read_text()) == tok.to_dict()
+    for path in {e["file"] for e in entries}:
+        scores = load(path)
+        mine = [e for e in entries if e["file"] == path]
+        assert [e["piece"] for e in mine] == list(range(len(scores)))
+        for e in mine:
+            assert piece_tokens(out, e).tolist() == tok.encode(scores[e["piece"]])
+    assert sum(e["length"] for e in entries) == report.tokens == (out / "shards" / "shard-00000.bin").stat().st_size // 2
+    offsets = [e["offset"] for e in entries]
+    assert offsets == list(np.cumsum([0] + [e["length"] for e in entries[:-1]]))
+
+
+def test_good_files_all_present_and_bad_ones_listed(clean, corpus_files):
+    out, report = clean
+    files = {Path(e["file"]).name for e in read_index(out)}
+    assert files == set(SMALL_ONEILLS) | {"kesh.mid", "drowsy_maggie.mid", "mixed.abc"}
+    assert report.pieces == 1 + 10 + 10 + 2 + 1
+    failed = {Path(f).name: reason for f, reason in report.files_failed}
+    assert set(failed) == {"corrupt.mid", "empty.abc"}
+    assert failed["empty.abc"] == "empty file"
+    assert "MIDI" in failed["corrupt.mid"] or "midi" in failed["corrupt.mid"].lower()
+    assert [(Path(f).name, "No Notes At All" in r) for f, r in report.pieces_failed] == [("mixed.abc", True)]
+    kesh = next(e for e in read_index(out) if e["file"].endswith("kesh.mid"))
+    assert (kesh["key"], kesh["meter"]) == ("G major", "6/8")
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk == json.loads(json.dumps(report.to_dict()))
+    assert (report.files_seen, report.files_done, report.files_skipped_cached) == (8, 6, 0)
+
+
+def test_warm_rerun_skips_everything_and_changes_nothing(clean, corpus_files, tok):
+    out, first = clean
+    before = {p.name: p.read_bytes() for p in [out / "index.jsonl", out / "shards" / "shard-00000.bin"]}
+    report = tokenize_corpus([corpus_files], tok, out, workers=2, progress=False)
+    assert (report.files_done, report.files_skipped_cached) == (0, 8)
+    assert (report.pieces, report.tokens, report.files_failed) == (first.pieces, first.tokens, first.files_failed)
+    assert {p.name: p.read_bytes() for p in [out / "index.jsonl", out / "shards" / "shard-00000.bin"]} == before
+    assert "0 tokenized, 8 already done, 2 failed" in report.summary()
+
+
+def test_interrupted_run_resumes_to_the_clean_result(tmp_path, clean, corpus_files, tok):
+    files = find_files([corpus_files])
+    out = tmp_path / "c"
+    tokenize_corpus(files[:3], tok, out, workers=1, progress=False)
+    report = tokenize_corpus([corpus_files], tok, out, workers=2, progress=False)
+    assert (report.files_skipped_cached, report.files_done) == (3, 3)
+    assert contents(out) == contents(clean[0])
+
+
+def test_crash_after_shard_write_is_recovered(tmp_path, clean, corpus_files, tok):
+    out = tmp_path / "c"
+    shutil.copytree(clean[0], out)
+    lines = (out / "files.jsonl").read_text().splitlines(keepends=True)
+    lost = json.loads(lines[-1])
+    assert lost["pieces"] > 0
+    (out / "files.jsonl").write_text("".join(lines[:-1]) + '{"file": "torn')  # its commit line never finished
+    with open(out / "shards" / "shard-00000.bin", "ab") as f:
+        f.write(b"\x07\x00" * 1000)  # bytes of a file whose index lines were never written
+    with open(out / "index.jsonl", "a") as f:
+        f.write('{"file": "half a line')
+    report = tokenize_corpus([corpus_files], tok, out, workers=1, progress=False)
+    assert report.files_done == 1 and report.files_skipped_cached == 7
+    assert contents(out) == contents(clean[0])
+    assert (out / "shards" / "shard-00000.bin").stat().st_size == 2 * report.tokens
+
+
+def test_shards_roll_over_without_splitting_pieces(tmp_path, corpus_files, tok):
+    out = tmp_path / "c"
+    tokenize_corpus([corpus_files / "0626-0635.abc"], tok, out, workers=1, progress=False, shard_tokens=600)
+    entries = read_index(out)
+    assert len({e["shard"] for e in entries}) > 3
+    for e in entries:
+        assert e["offset"] + e["length"] <= max(600, e["length"])
+    scores = load(corpus_files / "0626-0635.abc")
+    assert [piece_tokens(out, e).tolist() for e in entries] == [tok.encode(s) for s in scores]
+
+
+def test_shard_selection_partitions_the_files(corpus_files, tmp_path, tok):
+    files = find_files([corpus_files])
+    a, b = select_shard(files, (0, 2)), select_shard(files, (1, 2))
+    assert a == files[0::2] and b == files[1::2] and not set(a) & set(b)
+    assert parse_shard("1/2") == (1, 2)
+    for bad in ("2/2", "x", "1/0"):
+        with pytest.raises(InputError):
+            parse_shard(bad)
+    report = tokenize_corpus([corpus_files], tok, tmp_path / "s1", workers=1, progress=False, shard=(1, 2))
+    assert report.files_seen == 4
+    assert {Path(e["file"]) for e in read_index(tmp_path / "s1")} <= set(b)
+
+
+def test_another_tokenizer_is_refused_unless_forced(clean, tmp_path, corpus_files):
+    out = tmp_path / "c"
+    shutil.copytree(clean[0], out)
+    other = PerformanceTokenizer(PerformanceConfig(velocity_bins=16))
+    with pytest.raises(OutputError, match="another tokenizer"):
+        tokenize_corpus([corpus_files / "0731-0731.abc"], other, out, workers=1, progress=False)
+    report = tokenize_corpus([corpus_files / "0731-0731.abc"], other, out, workers=1, progress=False, force=True)
+    assert (report.files_done, report.pieces) == (1, 1)
+    assert len(read_index(out)) == 1
+
+
+def test_duplicate_files_are_tokenized_once(tmp_path, corpus_files, tok):
+    (tmp_path / "in").mkdir()
+    shutil.copy(corpus_files / "0731-0731.abc", tmp_path / "in" / "a.abc")
+    shutil.copy(corpus_files / "0731-0731.abc", tmp_path / "in" / "b.abc")
+    report = tokenize_corpus([tmp_path / "in"], tok, tmp_path / "c", workers=1, progress=False)
+    assert (report.files_done, report.files_duplicate, report.pieces) == (1, 1, 1)
+
+
+def test_missing_input_is_an_input_error(tmp_path, tok):
+    with pytest.raises(InputError, match="no such file"):
+        tokenize_corpus([tmp_path / "nope"], tok, tmp_path / "c", progress=False)
