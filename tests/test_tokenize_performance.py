@@ -125,6 +125,10 @@ def test_encode_refuses_broken_scores():
         TOK.encode(Score([Note(60, -5, 10)], source="bad.mid"))
     with pytest.raises(TokenizeError):
         TOK.encode(Score([Note(60, 0, 10, 80, 200)]))
+    with pytest.raises(TokenizeError, match="tempo must be positive"):
+        TOK.encode(Score([Note(60, 0, 10)], tempos=[TempoChange(0, 0.0)]))
+    with pytest.raises(TokenizeError, match="tempo map or duration"):
+        TOK.encode(Score([Note(60, 10**12, 10)]))
 
 
 @pytest.mark.parametrize("options", [{"velocity_bins": 30}, {"time_step_ms": 0}, {"pitch_low": 90, "pitch_high": 80}])

@@ -21,6 +21,7 @@ from composer.tokenize.base import BOS, EOS, Tokenizer
 DECODE_TPQ = 500
 DECODE_QPM = 120.0
 TICKS_PER_MS = DECODE_TPQ * DECODE_QPM / 60_000  # 1.0: a decoded tick is one millisecond
+MAX_SECONDS = 24 * 60 * 60  # longest piece encode accepts; keeps sort keys and shift counts bounded
 DRUMS = 128  # instrument number of drum notes (GM programs are 0-127)
 _ON, _OFF, _SHIFT, _VEL, _PROG = 0, 1, 2, 3, 4
 _KINDS = ("NOTE_ON", "NOTE_OFF", "TIME_SHIFT", "VELOCITY", "PROGRAM")
@@ -113,9 +114,12 @@ class PerformanceTokenizer(Tokenizer):
         a = np.fromiter(itertools.chain.from_iterable(score.notes), dtype=np.int64, count=6 * n).reshape(n, 6)
         if a[:, 1].min() < 0 or a[:, 2].min() < 0:
             raise self._error(score, "a note has a negative start or duration")
-        if score.tpq <= 0:
-            raise self._error(score, f"ticks per quarter note must be positive, not {score.tpq}")
+        if score.tpq <= 0 or any(not t.qpm > 0 for t in score.tempos):
+            raise self._error(score, f"tpq ({score.tpq}) and every tempo must be positive")
         seconds = score.ticks_to_seconds(np.concatenate([a[:, 1], a[:, 1] + a[:, 2]]))
+        if not (np.isfinite(seconds).all() and seconds.min() >= 0 and seconds.max() <= MAX_SECONDS):
+            raise self._error(score, f"note times through the tempo map must lie in 0-{MAX_SECONDS:,} s "
+                                     "(a tempo map or duration out of bounds)")
         steps = np.rint(seconds * (1000.0 / self.config.time_step_ms)).astype(np.int64)
         velocity = self._bin_velocity[self._velocity_bin[np.clip(a[:, 3], 0, 127)]]
         instrument = np.where(a[:, 5] != 0, DRUMS, a[:, 4])
@@ -233,7 +237,7 @@ class PerformanceTokenizer(Tokenizer):
         time, velocity, instrument = 0, int(self._bin_velocity[self._velocity_bin[80]]), 0
         sounding: dict[tuple[int, int], tuple[int, int]] = {}
         notes: list[tuple[int, int, int, int, int]] = []
-        for kind, value in zip(kinds, values):
+        for kind, value in zip(kinds, values, strict=True):
             if kind == _SHIFT:
                 time += value
             elif kind == _ON or kind == _OFF:
