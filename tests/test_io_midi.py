@@ -59,6 +59,8 @@ def test_type1_multitrack_tempo_and_meter_changes(tmp_path: Path) -> None:
     assert score.time_signatures == (TimeSignature(0, 6, 8), TimeSignature(288, 3, 4))
     assert score.key_signatures == (KeySignature(0, 4, "minor"), KeySignature(288, 10, "major"))
     assert score.source == str(path)
+    with pytest.raises(LimitError, match="3 tracks"):
+        load_midi(path, ReadLimits(max_tracks=2))
 
 
 def test_type0_channels_become_programs_and_drums(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from composer.errors import InputError, OutputError
+from composer.errors import InputError, LimitError, OutputError
 from composer.files import atomic_write_bytes
 from composer.io.limits import DEFAULT_LIMITS, ReadLimits, check_notes, check_qpm, check_seconds, read_bytes
 from composer.score import MODE_OFFSETS, KeySignature, Note, Score, TempoChange, TimeSignature
@@ -43,7 +43,7 @@ def symusic_to_score(sm, path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) 
     if tpq <= 0:
         raise InputError(f"ticks per quarter note is {tpq}; SMPTE time division is not supported", path)
     if len(sm.tracks) > limits.max_tracks:
-        raise InputError(f"{len(sm.tracks)} tracks, over the limit of {limits.max_tracks}", path)
+        raise LimitError(f"{len(sm.tracks)} tracks, over the limit of {limits.max_tracks}", path)
     count = int(sm.note_num())
     if count == 0:
         raise InputError("no notes in this MIDI file (empty or truncated)", path)
