@@ -6,6 +6,9 @@ files.jsonl (one commit line per file done, failed files included, so a re-run s
 report.json. Tokens stream to the open shard as results arrive; a file's index lines are written
 only after its shard bytes are flushed, and its files.jsonl line last, so an interrupted run
 resumes exactly: uncommitted index lines are dropped and shard bytes past the last one truncated.
+
+To split a corpus across machines, run with shard=(i, n) (CLI `--shard i/n`) on each, each into
+its own folder, then combine the folders with `merge_corpora([part0, part1, …], out)`.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from composer.corpus_store import ShardWriter, open_store
+from composer.corpus_store import ShardWriter, merge_corpora, open_store
 from composer.errors import ComposerError, InputError
 from composer.files import atomic_write_text
 from composer.tokenize.base import Tokenizer
+
+__all__ = ["CorpusReport", "find_files", "merge_corpora", "parse_shard", "select_shard", "tokenize_corpus"]
 
 SUFFIXES = (".mid", ".midi", ".abc", ".musicxml", ".xml", ".mxl")
 SHARD_TOKENS = 1 << 24  # a shard is closed once the next piece would take it past this many tokens

@@ -190,3 +190,40 @@ class ShardWriter:
         for f in (self._shard, self._index, self._files):
             if f is not None:
                 f.close()
+
+
+def merge_corpora(parts: list[Path], out: Path, *, force: bool = False) -> Path:
+    """Combine corpus folders written by `--shard i/n` runs (same tokenizer) into one folder `out`.
+
+    Shards are copied and renumbered, index and file logs concatenated; a file seen by two parts
+    (same sha1) is kept once. The parts are left as they are.
+    """
+    if not parts:
+        raise OutputError("nothing to merge")
+    first = (parts[0] / "tokenizer.json").read_text(encoding="utf-8")
+    for part in parts[1:]:
+        if (part / "tokenizer.json").read_text(encoding="utf-8") != first:
+            raise OutputError(f"was made with another tokenizer than {parts[0]}; cannot merge", part)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise OutputError("exists and is not empty; pass --force to replace the corpus in it", out)
+    wipe_corpus(out)
+    (out / "shards").mkdir(parents=True, exist_ok=True)
+    shutil.copy(parts[0] / "tokenizer.json", out / "tokenizer.json")
+    shutil.copy(parts[0] / "corpus.json", out / "corpus.json")
+    seen: set[str] = set()
+    index, files, next_shard = [], [], 0
+    for part in parts:
+        rows, _ = _read_jsonl(part / "files.jsonl")
+        entries, _ = _read_jsonl(part / "index.jsonl")
+        rename = {}
+        for p in sorted((part / "shards").glob("shard-*.bin")):
+            rename[p.name] = shard_name(next_shard)
+            shutil.copy(p, out / "shards" / rename[p.name])
+            next_shard += 1
+        fresh = {r["sha1"] for r in rows if r["sha1"] not in seen}
+        files += [r for r in rows if r["sha1"] in fresh]
+        index += [{**e, "shard": rename[e["shard"]]} for e in entries if e["sha1"] in fresh]
+        seen |= fresh
+    _rewrite_jsonl(out / "files.jsonl", files)
+    _rewrite_jsonl(out / "index.jsonl", index)
+    return out

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from composer.corpus import CorpusReport, find_files, parse_shard, select_shard, tokenize_corpus
+from composer.corpus import CorpusReport, find_files, merge_corpora, parse_shard, select_shard, tokenize_corpus
 from composer.errors import InputError, OutputError
 from composer.io import load
 from composer.tokenize.performance import PerformanceConfig, PerformanceTokenizer
@@ -199,3 +199,13 @@ def test_duplicate_files_are_tokenized_once(tmp_path, corpus_files, tok):
 def test_missing_input_is_an_input_error(tmp_path, tok):
     with pytest.raises(InputError, match="no such file"):
         tokenize_corpus([tmp_path / "nope"], tok, tmp_path / "c", progress=False)
+
+
+def test_shards_from_two_machines_merge_into_the_clean_corpus(tmp_path, clean, corpus_files, tok):
+    parts = [tmp_path / "p0", tmp_path / "p1"]
+    for i, part in enumerate(parts):
+        tokenize_corpus([corpus_files], tok, part, workers=1, progress=False, shard=(i, 2))
+    merged = merge_corpora(parts, tmp_path / "all")
+    assert contents(merged) == contents(clean[0])
+    report = tokenize_corpus([corpus_files], tok, merged, workers=1, progress=False)
+    assert (report.files_done, report.files_skipped_cached, report.pieces) == (0, 8, clean[1].pieces)
