@@ -94,28 +94,32 @@ def abc_to_stream(tune: str):
 
 
 def implicit_repeat_starts(part) -> int:
-    """Give each `:|` that lacks a `|:` its start after the previous `:|` or `||`, as ABC players read it.
+    """Read repeat marks as ABC players do, where music21 differs; returns how many marks changed.
 
-    music21 repeats such a section from the top of the tune instead, so a tune of nine `:|` parts
-    (O'Neill's "Morgan Rattler") grew ~30×. Returns how many start marks were added.
+    A `:|` without a `|:` repeats from the previous `:|` or `||` (music21 repeats from the top:
+    O'Neill's "Morgan Rattler", nine such parts, grew ~30×); a `|:` never closed is ignored
+    (music21 refuses to expand the whole tune).
     """
     from music21 import bar
 
-    added = 0
+    changed = 0
     measures = list(part.getElementsByClass("Measure"))
-    section_start, has_start = 0, False
+    section_start, open_start = 0, None
     for i, m in enumerate(measures):
         left, right = m.leftBarline, m.rightBarline
         if isinstance(left, bar.Repeat) and left.direction == "start":
-            has_start = True
+            open_start = i
         if isinstance(right, bar.Repeat) and right.direction == "end":
-            if not has_start and section_start > 0:
+            if open_start is None and section_start > 0:
                 measures[section_start].leftBarline = bar.Repeat(direction="start")
-                added += 1
-            section_start, has_start = i + 1, False
+                changed += 1
+            section_start, open_start = i + 1, None
         elif right is not None and right.type in ("double", "light-light", "final", "light-heavy"):
-            section_start, has_start = i + 1, False
-    return added
+            section_start = i + 1
+    if open_start is not None:
+        measures[open_start].leftBarline = None
+        changed += 1
+    return changed
 
 
 def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> Score:
