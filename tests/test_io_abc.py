@@ -161,3 +161,12 @@ def test_repeat_without_start_goes_back_to_previous_section(oneills_paths: list[
     (tune,) = parse_abc_text(text[text.index("X: 1046") : text.index("X: 1047")], "1031-1115.abc")
     assert tune.tune_type == "jig" and tune.metadata["repeats_expanded"] is True
     assert tune.end_tick == 481 * 480
+
+
+def test_unclosed_start_repeat_is_ignored_and_bad_repeats_fall_back(oneills_paths: list[Path]) -> None:
+    (tune,) = parse_abc_text("X:1\nT:open\nM:4/4\nL:1/4\nK:G\nGABc|:defg|gfed|]\n")
+    assert tune.metadata["repeats_expanded"] is True and len(tune.notes) == 12
+    text = next(p for p in oneills_paths if p.name == "0759-0810.abc").read_text()
+    (odd,) = parse_abc_text(text[text.index("X: 769") : text.index("X: 770")], "0759-0810.abc")
+    assert odd.metadata["repeats_expanded"] is False  # `||z|…[1 … :|[2` confuses music21's expander
+    assert odd.title and len(odd.notes) > 100
