@@ -42,7 +42,9 @@ def test_first_oneills_file_holds_50_tunes(first_file) -> None:
     assert [s.title for s in scores[:3]] == ["The Enchanted Valley", "Fare You Well", "The Little Heathy Hill"]
     assert all(s.tpq == 480 for s in scores)
     # Only tune 25 has onsets off the 480-tick grid: a run of nine 1/36-beat notes (9 does not divide 480).
-    assert [(s.metadata["x"], s.metadata["inexact_ticks"]) for s in scores if s.metadata["inexact_ticks"]] == [("25", 12)]
+    assert [(s.metadata["x"], s.metadata["inexact_ticks"]) for s in scores if s.metadata["inexact_ticks"]] == [
+        ("25", 12)
+    ]
 
 
 def test_enchanted_valley_first_bars(first_file) -> None:
@@ -84,7 +86,11 @@ def test_small_tune_exact_notes_ties_chords_graces_endings() -> None:
     b_common = [(0, 79, 3 * e), (3 * e, 78, 2 * e), (5 * e, 76, e)]
     expected = [(0, 64, e)]
     expected += [(t + e, p, d) for t, p, d in a_part] + [(t + 13 * e, p, d) for t, p, d in a_part]
-    expected += [(t + 25 * e, p, d) for t, p, d in b_common] + [(31 * e, 74, 3 * e), (34 * e, 72, 2 * e), (36 * e, 71, e)]
+    expected += [(t + 25 * e, p, d) for t, p, d in b_common] + [
+        (31 * e, 74, 3 * e),
+        (34 * e, 72, 2 * e),
+        (36 * e, 71, e),
+    ]
     expected += [(t + 37 * e, p, d) for t, p, d in b_common] + [(43 * e, 74, 6 * e)]
     assert _by_time(tune) == sorted(expected)
     assert all(n == Note(n.pitch, n.start, n.duration) for n in tune.notes)  # velocity 80, program 0

@@ -42,8 +42,18 @@ def test_type1_multitrack_tempo_and_meter_changes(tmp_path: Path) -> None:
         mido.MetaMessage("time_signature", numerator=3, denominator=4, time=96),
         mido.MetaMessage("key_signature", key="Bb", time=0),
     ]
-    flute = [mido.Message("program_change", program=73, channel=0, time=0), _on(62, 0), _off(62, 48), _on(64, 0), _off(64, 250)]
-    bass = [mido.Message("program_change", program=32, channel=1, time=0), _on(38, 10, ch=1, vel=64), _off(38, 300, ch=1)]
+    flute = [
+        mido.Message("program_change", program=73, channel=0, time=0),
+        _on(62, 0),
+        _off(62, 48),
+        _on(64, 0),
+        _off(64, 250),
+    ]
+    bass = [
+        mido.Message("program_change", program=32, channel=1, time=0),
+        _on(38, 10, ch=1, vel=64),
+        _off(38, 300, ch=1),
+    ]
     drums = [_on(36, 0, ch=9, vel=100), _off(36, 24, ch=9), _on(42, 72, ch=9), _off(42, 24, ch=9)]
     path = _write(tmp_path / "band.mid", [conductor, flute, bass, drums])
     (score,) = load(path)

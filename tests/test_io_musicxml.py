@@ -43,7 +43,9 @@ def test_musicxml_files_load_like_the_stream(chorale, tmp_path: Path, suffix: st
     assert score.source == str(path)
 
 
-@pytest.mark.parametrize("body", [b"<score-partwise><part id='P1'><measure>", b"not xml at all \x00\x01", b"PK\x03\x04broken zip"])
+@pytest.mark.parametrize(
+    "body", [b"<score-partwise><part id='P1'><measure>", b"not xml at all \x00\x01", b"PK\x03\x04broken zip"]
+)
 def test_bad_musicxml_raises_input_error(tmp_path: Path, body: bytes) -> None:
     path = tmp_path / ("bad.mxl" if body.startswith(b"PK") else "bad.musicxml")
     path.write_bytes(body)

@@ -52,4 +52,3 @@ def _read(path: Path, limits: ReadLimits) -> tuple[list[Score], list[InputError]
     from composer.io.musicxml import load_musicxml
 
     return load_musicxml(path, limits), []
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def split_tunes(text: str) -> list[str]:
     header = "\n".join(line for line in text[: starts[0]].splitlines() if re.match(r"^[A-Za-z]:", line))
     bounds = starts + [len(text)]
     prefix = header + "\n" if header else ""
-    return [prefix + text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return [prefix + text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def header_fields(tune: str) -> dict[str, str]:
@@ -162,7 +163,9 @@ def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAUL
     return score
 
 
-def parse_abc_errors(text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[InputError]]:
+def parse_abc_errors(
+    text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[list[Score], list[InputError]]:
     """Every tune of an ABC text that parses, and the error of each tune that does not."""
     scores: list[Score] = []
     errors: list[InputError] = []
@@ -176,7 +179,9 @@ def parse_abc_errors(text: str, source: str = "<abc>", limits: ReadLimits = DEFA
     return scores, errors
 
 
-def parse_abc_report(text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> tuple[list[Score], list[str]]:
+def parse_abc_report(
+    text: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[list[Score], list[str]]:
     """Every tune of an ABC text that parses, and one problem line for each that does not."""
     scores, errors = parse_abc_errors(text, source, limits)
     return scores, [str(e) for e in errors]

@@ -83,14 +83,17 @@ def _track_notes(track) -> list[Note]:
         [int(track.program)] * n,
         [bool(track.is_drum)] * n,
     )
-    return list(map(_new_note, zip(*columns)))
+    return list(map(_new_note, zip(*columns, strict=True)))
 
 
 def _tempos(sm, limits: ReadLimits, path) -> list[TempoChange]:
     arr = sm.tempos.numpy()
     if (arr["mspq"] <= 0).any():
         raise InputError("a tempo of 0 microseconds per quarter note", path)
-    return [TempoChange(t, check_qpm(mspq_to_qpm(m), limits, path)) for t, m in zip(arr["time"].tolist(), arr["mspq"].tolist())]
+    return [
+        TempoChange(t, check_qpm(mspq_to_qpm(m), limits, path))
+        for t, m in zip(arr["time"].tolist(), arr["mspq"].tolist(), strict=True)
+    ]
 
 
 def mspq_to_qpm(mspq: int) -> float:
@@ -109,7 +112,7 @@ def mspq_to_qpm(mspq: int) -> float:
 def _time_signatures(sm, path) -> list[TimeSignature]:
     arr = sm.time_signatures.numpy()
     out = []
-    for t, num, den in zip(arr["time"].tolist(), arr["numerator"].tolist(), arr["denominator"].tolist()):
+    for t, num, den in zip(arr["time"].tolist(), arr["numerator"].tolist(), arr["denominator"].tolist(), strict=True):
         if num <= 0 or den <= 0:
             raise InputError(f"time signature {num}/{den} at tick {t}", path)
         out.append(TimeSignature(t, num, den))
@@ -119,7 +122,7 @@ def _time_signatures(sm, path) -> list[TimeSignature]:
 def _key_signatures(sm, path) -> list[KeySignature]:
     arr = sm.key_signatures.numpy()
     out = []
-    for t, sharps, minor in zip(arr["time"].tolist(), arr["key"].tolist(), arr["tonality"].tolist()):
+    for t, sharps, minor in zip(arr["time"].tolist(), arr["key"].tolist(), arr["tonality"].tolist(), strict=True):
         if not -7 <= sharps <= 7:
             raise InputError(f"key signature with {sharps} sharps at tick {t}", path)
         out.append(KeySignature(t, (sharps * 7 + (9 if minor else 0)) % 12, "minor" if minor else "major"))
@@ -153,7 +156,9 @@ def save_midi(score: Score, path: str | Path, *, force: bool = True) -> Path:
                 pretty_midi.Note(min(127, max(1, n.velocity)), n.pitch, sec(n.start), sec(n.end)) for n in voice
             ]
             pm.instruments.append(inst)
-    pm.time_signature_changes = [pretty_midi.TimeSignature(t.numerator, t.denominator, sec(t.tick)) for t in score.time_signatures]
+    pm.time_signature_changes = [
+        pretty_midi.TimeSignature(t.numerator, t.denominator, sec(t.tick)) for t in score.time_signatures
+    ]
     pm.key_signature_changes = [pretty_midi.KeySignature(_key_number(k), sec(k.tick)) for k in score.key_signatures]
     buffer = io.BytesIO()
     pm.write(buffer)
@@ -179,16 +184,14 @@ def _key_number(key: KeySignature) -> int:
 def _voices(notes) -> dict[tuple[int, bool], list[list[Note]]]:
     """Notes grouped by (program, drum), each group split into voices where one pitch overlaps itself."""
     groups: dict[tuple[int, bool], list[list[Note]]] = defaultdict(list)
-    ends: dict[tuple[int, bool], list[np.ndarray]] = defaultdict(list)
+    ends: dict[tuple[int, bool], list[np.ndarray]] = defaultdict(list)  # per voice: end tick of each pitch
     for n in notes:  # Score keeps notes sorted by (pitch, start, ...)
         key = (n.program, bool(n.is_drum))
-        for voice, voice_ends in zip(groups[key], ends[key]):
-            if voice_ends[n.pitch] <= n.start:
-                break
-        else:
-            voice, voice_ends = [], np.zeros(128, dtype=np.int64)
-            groups[key].append(voice)
-            ends[key].append(voice_ends)
-        voice.append(n)
-        voice_ends[n.pitch] = n.end
+        free = next((i for i, e in enumerate(ends[key]) if e[n.pitch] <= n.start), None)
+        if free is None:
+            free = len(groups[key])
+            groups[key].append([])
+            ends[key].append(np.zeros(128, dtype=np.int64))
+        groups[key][free].append(n)
+        ends[key][free][n.pitch] = n.end
     return groups
