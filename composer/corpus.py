@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,12 +208,13 @@ def tokenize_corpus(
     duplicates = 0
     for path in files:
         sha1 = file_sha1(path)
+        if sha1 in seen_now:
+            duplicates += 1
+            continue
+        seen_now.add(sha1)
         if sha1 in store.done:
             cached.append(store.done[sha1])
-        elif sha1 in seen_now:
-            duplicates += 1
         else:
-            seen_now.add(sha1)
             todo.append((path, sha1))
     fresh: list[dict[str, Any]] = []
     try:
@@ -237,18 +239,27 @@ def _results(todo: list[tuple[Path, str]], tokenizer: Tokenizer, workers: int | 
         return
     window = 4 * workers
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(tokenizer,)) as pool:
-        pending: deque[Future] = deque()
+        pending: deque[tuple[Path, Future]] = deque()
         queue = iter(todo)
         try:
             for path, sha1 in queue:
-                pending.append(pool.submit(_work, str(path), sha1))
+                pending.append((path, pool.submit(_work, str(path), sha1)))
                 if len(pending) >= window:
-                    yield pending.popleft().result()
+                    yield _result(*pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield _result(*pending.popleft())
         finally:
-            for f in pending:
+            for _, f in pending:
                 f.cancel()
+
+
+def _result(path: Path, future: Future) -> dict[str, Any]:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise ComposerError(
+            "a worker process died (out of memory, or a crash in a reader) near this file; the files "
+            "finished so far are saved: run again to resume, with --workers 1 to find the culprit", path) from None
 
 
 def _report(files, fresh, cached, duplicates, seconds, out) -> CorpusReport:

@@ -93,6 +93,8 @@ def _file_to_midi(path: Path, out: Path) -> tuple[int, list[tuple[str, str]]]:
             written += 1
         except ComposerError as e:
             failed.append((f"{path}#{i}", e.problem))
+        except Exception as e:  # a writer bug must cost one tune, not the build
+            failed.append((f"{path}#{i}", f"unexpected {type(e).__name__}: {e}"[:200]))
     atomic_write_text(out / f".{path.stem}.done", f"{written}\n")
     return written, failed
 

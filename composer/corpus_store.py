@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -77,39 +78,53 @@ def open_store(out: Path, tokenizer: Tokenizer, dtype: np.dtype, *, force: bool 
     return _recover(out, dtype)
 
 
-def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], bool]:
-    """The complete JSON lines of a file, and whether anything (a torn last line) was left out."""
+def _iter_jsonl(path: Path, torn: list[bool]) -> Iterator[dict[str, Any]]:
+    """The complete JSON lines of a file, streamed; sets torn[0] when a line (a torn tail) is skipped."""
     if not path.exists():
-        return [], False
-    rows, torn = [], False
+        return
     with open(path, "rb") as f:
         for line in f:
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except ValueError:
-                torn = True
+                torn[0] = True
+                continue
             if not line.endswith(b"\n"):
-                torn = True
-    return rows, torn
+                torn[0] = True
+            yield row
+
+
+def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], bool]:
+    torn = [False]
+    rows = list(_iter_jsonl(path, torn))
+    return rows, torn[0]
 
 
 def _recover(out: Path, dtype: np.dtype) -> Store:
+    """Keep the committed files whose pieces are all on disk; drop the rest; truncate the last shard.
+
+    Streams index.jsonl twice and holds only per-file counts, so memory does not grow with pieces.
+    """
     files, files_torn = _read_jsonl(out / "files.jsonl")
-    entries, index_torn = _read_jsonl(out / "index.jsonl")
     done = {r["sha1"]: r for r in files}
     sizes = {p.name: p.stat().st_size // dtype.itemsize for p in (out / "shards").glob("shard-*.bin")}
-    lost = {e["sha1"] for e in entries if e["offset"] + e["length"] > sizes.get(e["shard"], 0)}
     counts: dict[str, int] = {}
-    for e in entries:
+    lost: set[str] = set()
+    index_torn = [False]
+    for e in _iter_jsonl(out / "index.jsonl", index_torn):
         counts[e["sha1"]] = counts.get(e["sha1"], 0) + 1
+        if e["offset"] + e["length"] > sizes.get(e["shard"], 0):
+            lost.add(e["sha1"])
     lost |= {s for s, r in done.items() if counts.get(s, 0) != r["pieces"]}
     done = {s: r for s, r in done.items() if s not in lost}
-    kept = [e for e in entries if e["sha1"] in done]
     if files_torn or len(done) != len(files):
         _rewrite_jsonl(out / "files.jsonl", done.values())
-    if index_torn or len(kept) != len(entries):
-        _rewrite_jsonl(out / "index.jsonl", kept)
     ends: dict[str, int] = {}
+    stale = index_torn[0] or any(s not in done for s in counts)
+    kept = (e for e in _iter_jsonl(out / "index.jsonl", [False]) if e["sha1"] in done)
+    if stale:
+        kept = list(kept)  # only after a crash; a clean folder is never held in memory
+        _rewrite_jsonl(out / "index.jsonl", kept)
     for e in kept:
         ends[e["shard"]] = max(ends.get(e["shard"], 0), e["offset"] + e["length"])
     last = max(ends, default=shard_name(0))

@@ -194,6 +194,8 @@ def test_duplicate_files_are_tokenized_once(tmp_path, corpus_files, tok):
     shutil.copy(corpus_files / "0731-0731.abc", tmp_path / "in" / "b.abc")
     report = tokenize_corpus([tmp_path / "in"], tok, tmp_path / "c", workers=1, progress=False)
     assert (report.files_done, report.files_duplicate, report.pieces) == (1, 1, 1)
+    again = tokenize_corpus([tmp_path / "in"], tok, tmp_path / "c", workers=1, progress=False)
+    assert (again.files_skipped_cached, again.files_duplicate, again.pieces) == (1, 1, 1)
 
 
 def test_missing_input_is_an_input_error(tmp_path, tok):
