@@ -1,4 +1,10 @@
-"""Spelling MIDI pitches as ABC notes in a key, with ABC's bar-scoped accidentals (per letter and octave)."""
+"""Spelling MIDI pitches as ABC notes in a key, readable alike by ABC 2.1 and by music21.
+
+ABC 2.1 carries an accidental to later notes of the same letter and octave in the bar; music21's
+reader does not (each accidental holds for its own note only). So every note off the key signature
+gets its accidental, and a note back on the signature gets one too after an accidental earlier in
+the bar: `=e f =e _e` in G minor reads the same under both rules.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +53,7 @@ def note_name(letter: str, octave: int) -> str:
 class KeySpeller:
     """Spells pitches in one key, bar by bar: call `spell` per note in order and `new_bar` at each bar line."""
 
+
     def __init__(self, key: KeySignature, vocabulary: Container[str]) -> None:
         self.alters = key_alterations(key)
         self.prefer_sharp = key_fifths(key) >= 0
@@ -80,7 +87,7 @@ class KeySpeller:
             if name not in self.vocabulary:
                 continue
             written = self.state.get((letter, octave), self.alters[letter])
-            if written != alter:
+            if alter != self.alters[letter] or written != alter:
                 self.state[(letter, octave)] = alter
                 return _ACCIDENTAL[alter] + name
             return name
