@@ -312,8 +312,8 @@ def _next_bar(t: int, bar: int, phase: int) -> int:
 
 def _pickup(items: list[tuple[int, int, tuple[int, ...]]], bar: int) -> int:
     """Tick of the first bar line (0 when there is no pickup), found from the notes: fewest notes
-    across bar lines, then the tune ending on a bar line (or completing the pickup's bar), then the
-    most note length on downbeats, then the earliest."""
+    across bar lines, then the tune ending on a bar line (or completing the pickup's bar), then a
+    pickup shorter than half a bar, then the most note length on downbeats, then the earliest."""
     if not items:
         return 0
     arr = np.array([(s, t, bool(p)) for s, t, p in items], dtype=np.int64)  # (N, 3): start, ticks, is note
@@ -323,5 +323,6 @@ def _pickup(items: list[tuple[int, int, tuple[int, ...]]], bar: int) -> int:
     crossings = ((((ends - 1 - phases) // bar) - ((starts - phases) // bar) > 0) * fixed).sum(axis=1)
     ragged_end = ((ends[-1] - phases[:, 0]) % bar != 0) & (ends[-1] % bar != 0)  # last bar completes the pickup
     downbeat = (((starts - phases) % bar == 0) * arr[:, 1] * arr[:, 2]).sum(axis=1)
-    order = np.lexsort((phases[:, 0], -downbeat, ragged_end, crossings))
+    long_pickup = phases[:, 0] * 2 >= bar
+    order = np.lexsort((phases[:, 0], -downbeat, long_pickup, ragged_end, crossings))
     return int(phases[order[0], 0])
