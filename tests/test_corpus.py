@@ -211,3 +211,15 @@ def test_shards_from_two_machines_merge_into_the_clean_corpus(tmp_path, clean, c
     assert contents(merged) == contents(clean[0])
     report = tokenize_corpus([corpus_files], tok, merged, workers=1, progress=False)
     assert (report.files_done, report.files_skipped_cached, report.pieces) == (0, 8, clean[1].pieces)
+
+
+@pytest.mark.slow
+def test_whole_oneills_tokenizes_and_warm_run_is_100x_faster(tmp_path, oneills_paths):
+    from composer.tokenize import Tokenizer
+
+    tok = Tokenizer.create("metric")
+    cold = tokenize_corpus(oneills_paths, tok, tmp_path / "c", workers=2, progress=False)
+    warm = tokenize_corpus(oneills_paths, tok, tmp_path / "c", workers=2, progress=False)
+    assert cold.files_failed == () and cold.pieces >= 0.99 * 2009
+    assert (warm.files_skipped_cached, warm.pieces, warm.tokens) == (39, cold.pieces, cold.tokens)
+    assert warm.seconds * 100 <= cold.seconds
