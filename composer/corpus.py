@@ -196,7 +196,6 @@ def tokenize_corpus(
     workers=None uses every core, 1 works in this process. A folder made with another tokenizer is
     refused; `force` starts the folder afresh. Bad files are skipped and listed in the report.
     """
-
     t0 = time.perf_counter()
     files = select_shard(find_files(inputs), shard)
     out = Path(out_dir)
@@ -232,8 +231,8 @@ def tokenize_corpus(
 
 def _results(todo: list[tuple[Path, str]], tokenizer: Tokenizer, workers: int | None) -> Iterator[dict[str, Any]]:
     """Results in input order, from a pool with a bounded number of files in flight."""
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(todo) <= 1:
+    workers = min(workers or os.cpu_count() or 1, len(todo))
+    if workers <= 1 or len(todo) <= 1:
         for path, sha1 in todo:
             yield tokenize_file(path, sha1, tokenizer)
         return
