@@ -106,7 +106,7 @@ def piece_features(score: Score, config: FeatureConfig = FeatureConfig()) -> dic
     out["polyphony"] = _polyphony(pitch, start, start + dur)
     out["empty_beat_rate"] = _empty_beat_rate(start, start + dur, tpq)
     out.update(_bar_features(pitch, start, tpq, bar_beats, config.grid_per_beat))
-    return out
+    return {name: out[name] for name in FEATURE_NAMES}
 
 
 def _entropy(counts: np.ndarray) -> float:
