@@ -22,7 +22,7 @@ def noise_piece(seed: int) -> Score:
     lengths = rng.choice([TPQ // 4, TPQ // 2, TPQ, 3 * TPQ // 2, 2 * TPQ], size=int(rng.integers(40, 160)))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     pitches = rng.integers(48, 90, size=len(lengths))
-    notes = [Note(int(p), int(s), int(d)) for p, s, d in zip(pitches, starts, lengths)]
+    notes = [Note(int(p), int(s), int(d)) for p, s, d in zip(pitches, starts, lengths, strict=True)]
     return Score(notes=notes, tpq=TPQ, time_signatures=[TimeSignature(0, 4, 4)])
 
 
@@ -57,7 +57,9 @@ def test_kde_integrates_to_one_and_matches_direct_sum() -> None:
     assert h == pytest.approx(samples.std(ddof=1) * len(samples) ** -0.2)
     pdf = gaussian_kde(samples, grid, h)
     assert overlap_area(pdf, pdf, grid) == pytest.approx(1.0, abs=1e-3)
-    direct = np.exp(-0.5 * ((grid[:, None] - samples[None, :]) / h) ** 2).sum(axis=1) / (len(samples) * h * np.sqrt(2 * np.pi))
+    direct = np.exp(-0.5 * ((grid[:, None] - samples[None, :]) / h) ** 2).sum(axis=1) / (
+        len(samples) * h * np.sqrt(2 * np.pi)
+    )
     np.testing.assert_allclose(pdf, direct, atol=2e-3 * direct.max())
     # Equal samples (all distances zero) still give a density the grid resolves.
     grid0, (h0,) = kde_setup([np.zeros(10)], 512)

@@ -139,14 +139,18 @@ def compare_sets(
 ) -> ComparisonResult:
     """Compare two sets of scores feature by feature, MGEval style; deterministic."""
     if len(generated) < 2 or len(reference) < 2:
-        raise InputError(f"need at least 2 pieces per set to compare, got {len(generated)} generated and {len(reference)} reference")
+        raise InputError(
+            f"need at least 2 pieces per set to compare, got {len(generated)} generated and {len(reference)} reference"
+        )
     gen = [piece_features(s, config.features) for s in _cap(generated, config.max_pieces)]
     ref = [piece_features(s, config.features) for s in _cap(reference, config.max_pieces)]
     rows = tuple(compare_feature(spec, _stack(gen, spec.name), _stack(ref, spec.name), config) for spec in FEATURES)
     return ComparisonResult(rows=rows, n_generated=len(gen), n_reference=len(ref))
 
 
-def compare_feature(spec: FeatureSpec, gen: np.ndarray, ref: np.ndarray, config: CompareConfig = CompareConfig()) -> FeatureComparison:
+def compare_feature(
+    spec: FeatureSpec, gen: np.ndarray, ref: np.ndarray, config: CompareConfig = CompareConfig()
+) -> FeatureComparison:
     """One feature's comparison from per-piece values `gen` (n, d) and `ref` (m, d); non-finite pieces dropped."""
     gen = gen[np.isfinite(gen).all(axis=1)]
     ref = ref[np.isfinite(ref).all(axis=1)]
@@ -235,7 +239,10 @@ def gaussian_kde(samples: np.ndarray, grid: np.ndarray, h: float) -> np.ndarray:
     pos = np.clip((samples - lo) / step, 0, len(grid) - 1.000001)
     left = np.floor(pos).astype(np.int64)
     frac = pos - left
-    counts = np.bincount(left, 1 - frac, minlength=len(grid)) + np.bincount(left + 1, frac, minlength=len(grid) + 1)[: len(grid)]
+    counts = (
+        np.bincount(left, 1 - frac, minlength=len(grid))
+        + np.bincount(left + 1, frac, minlength=len(grid) + 1)[: len(grid)]
+    )
     half = min(len(grid) - 1, int(np.ceil(5 * h / step)))
     kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * step / h) ** 2) / (h * np.sqrt(2 * np.pi))
     return np.convolve(counts, kernel)[half : half + len(grid)] / len(samples)

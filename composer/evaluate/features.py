@@ -62,7 +62,10 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("pitch_class_count", "scalar", "mgeval", "number of distinct pitch classes used"),
     FeatureSpec("pitch_class_histogram", "histogram", "mgeval", "share of notes on each pitch class C..B (12)"),
     FeatureSpec(
-        "pitch_class_transitions", "matrix", "mgeval", "pitch class → next pitch class along the melody, sums to 1 (12×12)"
+        "pitch_class_transitions",
+        "matrix",
+        "mgeval",
+        "pitch class → next pitch class along the melody, sums to 1 (12×12)",
     ),
     FeatureSpec("pitch_range", "scalar", "mgeval", "highest minus lowest pitch, semitones"),
     FeatureSpec("avg_pitch_interval", "scalar", "mgeval", "mean |Δpitch| between consecutive melody notes, semitones"),
@@ -70,17 +73,34 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("avg_ioi", "scalar", "mgeval", "mean time between consecutive distinct onsets, beats"),
     FeatureSpec("note_length_histogram", "histogram", "mgeval", "share of notes in each of the 12 length classes"),
     FeatureSpec(
-        "note_length_transitions", "matrix", "mgeval", "length class → next length class along the melody, sums to 1 (12×12)"
+        "note_length_transitions",
+        "matrix",
+        "mgeval",
+        "length class → next length class along the melody, sums to 1 (12×12)",
     ),
-    FeatureSpec("pitch_in_scale_rate", "scalar", "muspy", "share of notes in the key's scale (best major scale if no key)"),
+    FeatureSpec(
+        "pitch_in_scale_rate", "scalar", "muspy", "share of notes in the key's scale (best major scale if no key)"
+    ),
     FeatureSpec("scale_consistency", "scalar", "muspy", "largest pitch-in-scale rate over the 24 major/minor scales"),
     FeatureSpec("pitch_entropy", "scalar", "muspy", "entropy of the pitch histogram, bits"),
     FeatureSpec("pitch_class_entropy", "scalar", "muspy", "entropy of the pitch-class histogram, bits"),
     FeatureSpec("polyphony", "scalar", "muspy", "mean number of pitches sounding over the time something sounds"),
     FeatureSpec("empty_beat_rate", "scalar", "muspy", "share of beats in which no note sounds"),
-    FeatureSpec("groove_consistency", "scalar", "muspy", "1 − mean Hamming distance of consecutive bars' onset patterns"),
-    FeatureSpec("bar_repetition_rate", "scalar", "muspy", "share of non-empty bars whose (position, pitch) content repeats an earlier bar"),
-    FeatureSpec("bar_self_similarity", "scalar", "muspy", "mean Jaccard similarity of (position, pitch) content over pairs of bars"),
+    FeatureSpec(
+        "groove_consistency", "scalar", "muspy", "1 − mean Hamming distance of consecutive bars' onset patterns"
+    ),
+    FeatureSpec(
+        "bar_repetition_rate",
+        "scalar",
+        "muspy",
+        "share of non-empty bars whose (position, pitch) content repeats an earlier bar",
+    ),
+    FeatureSpec(
+        "bar_self_similarity",
+        "scalar",
+        "muspy",
+        "mean Jaccard similarity of (position, pitch) content over pairs of bars",
+    ),
 )
 FEATURE_NAMES = tuple(f.name for f in FEATURES)
 _NAN = float("nan")
@@ -136,7 +156,11 @@ def length_classes(beats: np.ndarray) -> np.ndarray:
 
 
 def _transitions(seq: np.ndarray) -> np.ndarray:
-    m = np.bincount(seq[:-1] * 12 + seq[1:], minlength=144).astype(np.float64).reshape(12, 12) if len(seq) > 1 else np.zeros((12, 12))
+    m = (
+        np.bincount(seq[:-1] * 12 + seq[1:], minlength=144).astype(np.float64).reshape(12, 12)
+        if len(seq) > 1
+        else np.zeros((12, 12))
+    )
     total = m.sum()
     return m / total if total else m
 
@@ -196,7 +220,9 @@ def _empty_beat_rate(start: np.ndarray, end: np.ndarray, tpq: int) -> float:
     return float(np.count_nonzero(np.cumsum(cover)[:n_beats] == 0) / n_beats)
 
 
-def _bar_features(pitch: np.ndarray, start: np.ndarray, tpq: int, bar_beats: float, grid: int) -> dict[str, FeatureValue]:
+def _bar_features(
+    pitch: np.ndarray, start: np.ndarray, tpq: int, bar_beats: float, grid: int
+) -> dict[str, FeatureValue]:
     nan = {"groove_consistency": _NAN, "bar_repetition_rate": _NAN, "bar_self_similarity": _NAN}
     if not len(pitch):
         return nan

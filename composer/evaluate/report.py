@@ -85,7 +85,11 @@ def _feature_figure(row: FeatureComparison) -> Any:
     ax = fig.add_subplot(1, panels, 1)
     grid = row.curves.get("grid")
     if grid is not None:
-        for key, label in (("intra_reference", "intra reference"), ("intra_generated", "intra generated"), ("inter", "inter-set")):
+        for key, label in (
+            ("intra_reference", "intra reference"),
+            ("intra_generated", "intra generated"),
+            ("inter", "inter-set"),
+        ):
             if key in row.curves:
                 ax.plot(grid, row.curves[key], color=_COLORS[key], label=label)
         ax.legend(fontsize=7)
@@ -116,8 +120,22 @@ def _value_histograms(ax: Any, row: FeatureComparison) -> None:
     if len(both):
         lo, hi = float(both.min()), float(both.max())
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 31)
-        ax.hist(ref, bins=bins, density=True, alpha=0.5, color="tab:blue", label=f"reference (mean {row.reference_mean:.3g})")
-        ax.hist(gen, bins=bins, density=True, alpha=0.5, color="tab:orange", label=f"generated (mean {row.generated_mean:.3g})")
+        ax.hist(
+            ref,
+            bins=bins,
+            density=True,
+            alpha=0.5,
+            color="tab:blue",
+            label=f"reference (mean {row.reference_mean:.3g})",
+        )
+        ax.hist(
+            gen,
+            bins=bins,
+            density=True,
+            alpha=0.5,
+            color="tab:orange",
+            label=f"generated (mean {row.generated_mean:.3g})",
+        )
         ax.legend(fontsize=7)
     ax.set_xlabel(row.name)
     ax.set_title("values per piece", fontsize=9)
@@ -151,7 +169,17 @@ def _html(result: ComparisonResult, images: dict[str, bytes]) -> str:
         f"<tr><td title='{html.escape(_DOCS.get(r.name, ''))}'>{html.escape(r.name)}</td>"
         + "".join(
             f"<td>{_num(v)}</td>"
-            for v in (r.generated_mean, r.reference_mean, r.intra_generated, r.intra_reference, r.inter, r.overlap, r.kl, r.overlap_generated, r.kl_generated)
+            for v in (
+                r.generated_mean,
+                r.reference_mean,
+                r.intra_generated,
+                r.intra_reference,
+                r.inter,
+                r.overlap,
+                r.kl,
+                r.overlap_generated,
+                r.kl_generated,
+            )
         )
         + "</tr>"
         for r in result.rows
@@ -160,7 +188,9 @@ def _html(result: ComparisonResult, images: dict[str, bytes]) -> str:
         f"<tr><td>{html.escape(k)}</td><td>{_num(v['generated'])}</td><td>{_num(v['reference'])}</td><td>{_num(v['difference'])}</td></tr>"
         for k, v in result.absolute().items()
     )
-    sections = "".join(f"<h3>{html.escape(r.name)}</h3><p>{html.escape(_DOCS.get(r.name, ''))}</p>{img(r.name)}" for r in result.rows)
+    sections = "".join(
+        f"<h3>{html.escape(r.name)}</h3><p>{html.escape(_DOCS.get(r.name, ''))}</p>{img(r.name)}" for r in result.rows
+    )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>composer evaluation</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
