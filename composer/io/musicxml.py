@@ -52,7 +52,8 @@ def stream_to_score(
         title=title if title is not None else ((md.bestTitle or "") if md is not None else ""),
         tune_type=tune_type,
         source=source,
-        metadata={"repeats_expanded": repeats_expanded, "parts": len(parts), "inexact_ticks": inexact},
+        metadata={"repeats_expanded": repeats_expanded, "parts": len(parts), "inexact_ticks": inexact,
+                  "pickup_ticks": _pickup_ticks(first)},
     )
     check_seconds(score.duration_seconds, limits, source or None)
     return score
@@ -74,6 +75,14 @@ def load_musicxml(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list
         raise
     except Exception as e:
         raise InputError(f"cannot convert MusicXML: {type(e).__name__}: {e}"[:300], path) from None
+
+
+def _pickup_ticks(part) -> int:
+    """Length of an anacrusis (a first measure music21 padded on the left), 0 when the tune has none."""
+    first = part.getElementsByClass("Measure").first()
+    if first is None or not first.paddingLeft:
+        return 0
+    return _ticks(first.duration.quarterLength)[0]
 
 
 def _expand_repeats(m21_stream):
