@@ -61,8 +61,9 @@ def _discounts(counts: np.ndarray, fixed: float | None) -> np.ndarray:
     if n1 == 0 or n2 == 0:
         return np.array([0.0, 0.75, 0.75, 0.75])  # too few counts to estimate from
     y = n1 / (n1 + 2 * n2)
-    d = [1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3 if n3 else 2 - 3 * y * n3 / n2]
-    return np.array([0.0] + [min(max(x, 0.1), c) for c, x in zip((1, 2, 3), d)])
+    d1, d2 = 1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2
+    d3 = 3 - 4 * y * n4 / n3 if n3 else d2
+    return np.array([0.0, min(max(d1, 0.1), 1), min(max(d2, 0.1), 2), min(max(d3, 0.1), 3)])
 
 
 def _level(counts: np.ndarray, context: np.ndarray, n_contexts: int, fixed: float | None) -> _Level:
@@ -96,14 +97,16 @@ def _concat(sequences: Iterable[np.ndarray], pad: int, width: int, vocab_size: i
 class NGramModel:
     """Interpolated Kneser–Ney n-gram model; `fit` once, then `log_prob` / `perplexity` at any order ≤ fitted."""
 
-    def __init__(self, config: NGramConfig, vocab_size: int, keys: list[np.ndarray],
-                 raw: list[_Level], cont: list[_Level]) -> None:
+    def __init__(
+        self, config: NGramConfig, vocab_size: int, keys: list[np.ndarray], raw: list[_Level], cont: list[_Level]
+    ) -> None:
         self.config, self.vocab_size = config, vocab_size
         self._keys, self._raw, self._cont = keys, raw, cont  # index k-1 for level k
 
     @classmethod
-    def fit(cls, sequences: Sequence[np.ndarray], order: int, vocab_size: int,
-            discount: float | None = None) -> NGramModel:
+    def fit(
+        cls, sequences: Sequence[np.ndarray], order: int, vocab_size: int, discount: float | None = None
+    ) -> NGramModel:
         """Count every k-gram (k ≤ order) of `sequences` (token ids < vocab_size)."""
         config = NGramConfig(order, discount)
         base = vocab_size + 1  # ids 0…V−1 and PAD = V
@@ -121,7 +124,7 @@ class NGramModel:
             counts = np.bincount(ids[k - 1][scored], minlength=len(keys[k - 1]))
             raw.append(_level(counts, context, n_ctx, discount))
             if k < order:  # N1+(• h w): distinct (k+1)-grams seen whose suffix is the k-gram h w
-                longer, first = np.unique(ids[k][scored], return_index=True)
+                _, first = np.unique(ids[k][scored], return_index=True)
                 suffix = ids[k - 1][scored][first]
                 ccounts = np.bincount(suffix, minlength=len(keys[k - 1]))
                 cont.append(_level(ccounts, context, n_ctx, discount))
@@ -197,9 +200,13 @@ class NGramModel:
         return np.exp(self._scores(x, scored, order))
 
 
-def perplexity_by_order(train: Sequence[np.ndarray], val: Sequence[np.ndarray], vocab_size: int,
-                        orders: Iterable[int] = range(1, MAX_ORDER + 1),
-                        discount: float | None = None) -> dict[int, float]:
+def perplexity_by_order(
+    train: Sequence[np.ndarray],
+    val: Sequence[np.ndarray],
+    vocab_size: int,
+    orders: Iterable[int] = range(1, MAX_ORDER + 1),
+    discount: float | None = None,
+) -> dict[int, float]:
     """Validation perplexity of the KN model for each order, from one fit at the highest order."""
     orders = list(orders)
     model = NGramModel.fit(train, max(orders), vocab_size, discount)
