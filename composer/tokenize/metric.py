@@ -1,0 +1,471 @@
+"""Beat-based tokens for folk tunes and quantised MIDI: a header (METER KEY TYPE TEMPO), then bars.
+
+Each bar is BAR, optional METER/KEY changes, then for each occupied position POSITION followed by
+its notes ([PROGRAM] PITCH [VELOCITY] DURATION, pitch ascending). Positions count `positions_per_beat`
+steps of a quarter note (12: triplets and jig eighths are exact). A pickup goes at the end of bar 0.
+Decode gives a Score at tpq 480. Rules and exact ids: docs/tokens/metric.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from composer.errors import InputError, TokenizeError
+from composer.score import DEFAULT_QPM, MODES, PITCH_CLASS_NAMES, KeySignature, Note, Score, TempoChange
+from composer.score import TimeSignature, key_name_to_signature
+from composer.tokenize.base import BOS, EOS, Tokenizer
+
+DECODE_TPQ = 480
+HEADER_KINDS = ("BOS", "METER", "KEY", "TYPE", "TEMPO")  # fixed order of the header, then BAR
+BODY_KINDS = ("BAR", "METER", "KEY", "POSITION", "PROGRAM", "PITCH", "VELOCITY", "DURATION")
+OTHER_METER = "other"  # a first meter with no listed equal-length meter (or none): 4-beat bars
+NO_KEY = "none"
+UNKNOWN_TYPE = "unknown"
+METERS = ("2/4", "3/4", "4/4", "5/4", "6/4", "7/4", "2/2", "3/2", "4/2",
+          "3/8", "5/8", "6/8", "7/8", "9/8", "12/8", "1/4", "1/8", "1/16", "3/16")  # the last four: short bars
+TUNE_TYPES = ("reel", "jig", "slip jig", "hornpipe", "polka", "slide", "waltz", "air", "march",
+              "mazurka", "barndance", "strathspey", "set dance", "long dance", "fling", "song")
+KEYS = tuple(f"{PITCH_CLASS_NAMES[t]} {m}" for m in MODES for t in range(12))
+DRUMS = 128
+_KINDS = ("BAR", "METER", "KEY", "TYPE", "TEMPO", "POSITION", "PROGRAM", "PITCH", "VELOCITY", "DURATION")
+_BAR, _METER, _KEY, _TYPE, _TEMPO, _POS, _PROG, _PITCH, _VEL, _DUR = range(len(_KINDS))
+
+
+@dataclass(frozen=True)
+class MetricConfig:
+    """Grid, ranges and vocabulary choices of the metric scheme (defaults: docs/tokens/metric.md)."""
+
+    positions_per_beat: int = 12  # POSITION steps per quarter note; must divide 480
+    pitch_low: int = 21  # notes outside pitch_low..pitch_high are dropped
+    pitch_high: int = 108
+    fine_duration_beats: int = 4  # DURATION takes every step up to this many beats...
+    max_duration_beats: int = 16  # ...then whole beats up to this; longer notes are clamped
+    velocity_bins: int = 0  # 0: no VELOCITY tokens (decode gives 80)
+    use_programs: bool = False  # PROGRAM tokens; when off, drum notes are dropped
+    tempo_bins: int = 16  # TEMPO values log-spaced over tempo_min..tempo_max qpm
+    tempo_min: int = 40
+    tempo_max: int = 240
+    meters: tuple[str, ...] = METERS
+    tune_types: tuple[str, ...] = TUNE_TYPES
+    meter_changes: bool = True  # METER after a BAR where the meter changes
+    key_changes: bool = True  # KEY after a BAR where the key changes
+
+    def __post_init__(self) -> None:
+        if self.positions_per_beat < 1 or DECODE_TPQ % self.positions_per_beat:
+            raise InputError(f"positions_per_beat must divide {DECODE_TPQ}, not {self.positions_per_beat}")
+        if not 0 <= self.pitch_low <= self.pitch_high <= 127:
+            raise InputError(f"need 0 <= pitch_low <= pitch_high <= 127, got {self.pitch_low}..{self.pitch_high}")
+        if not 1 <= self.fine_duration_beats <= self.max_duration_beats:
+            raise InputError("need 1 <= fine_duration_beats <= max_duration_beats")
+        if not 0 <= self.velocity_bins <= 127:
+            raise InputError(f"velocity_bins must be 0-127, not {self.velocity_bins}")
+        if self.tempo_bins < 2 or not 0 < self.tempo_min < self.tempo_max:
+            raise InputError("need tempo_bins >= 2 and 0 < tempo_min < tempo_max")
+        for m in self.meters:
+            _parse_meter(m)
+        if OTHER_METER in self.meters or UNKNOWN_TYPE in self.tune_types:
+            raise InputError(f"{OTHER_METER!r}/{UNKNOWN_TYPE!r} are added by the tokenizer; do not list them")
+
+
+def _parse_meter(text: str) -> tuple[int, int]:
+    try:
+        num, den = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise InputError(f"meter {text!r} is not of the form 6/8") from None
+    if num < 1 or den < 1 or den & (den - 1):
+        raise InputError(f"meter {text!r} needs a positive numerator and a power-of-two denominator")
+    return num, den
+
+
+class MetricTokenizer(Tokenizer):
+    """Score ↔ bar/position ids with a forceable header; see docs/tokens/metric.md for the exact ids."""
+
+    name = "metric"
+    Config = MetricConfig
+
+    def __init__(self, config: MetricConfig | None = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self._ppb = c.positions_per_beat
+        self._tick = DECODE_TPQ // self._ppb  # decoded ticks per position
+        self._fine, self._max_dur = c.fine_duration_beats * self._ppb, c.max_duration_beats * self._ppb
+        self._bar_len = {m: _bar_positions(m, self._ppb) for m in self._values("METER")}
+        self._tempos = np.array(self._values("TEMPO"), dtype=np.float64)
+        self._tempo_mids = np.sqrt(self._tempos[1:] * self._tempos[:-1])
+        self._vel_width = -(-127 // max(c.velocity_bins, 1))
+        self._vel_tops = np.array(self._values("VELOCITY") if c.velocity_bins else [80], dtype=np.int64)
+        self._off = dict(self.table.offsets)
+        self._kind_code = np.full(self.vocab_size, -1, dtype=np.int64)
+        for code, kind in enumerate(_KINDS):
+            if kind in self.table.offsets:
+                self._kind_code[self.table.ids_of(kind)] = code
+
+    def _values(self, kind: str) -> list[Any]:
+        return [self.table.values[i] for i in self.table.ids_of(kind)]
+
+    # --- vocabulary ---------------------------------------------------------------------------
+    def token_ranges(self) -> list[tuple[str, Sequence[Any]]]:
+        c = self.config
+        ppb = c.positions_per_beat
+        meters = [m for m in c.meters if _bar_positions(m, ppb)] + [OTHER_METER]
+        fine, top = c.fine_duration_beats * ppb, c.max_duration_beats * ppb
+        span = c.tempo_max / c.tempo_min
+        ranges: list[tuple[str, Sequence[Any]]] = [
+            ("BAR", ("|",)),
+            ("METER", meters),
+            ("KEY", [*KEYS, NO_KEY]),
+            ("TYPE", [*c.tune_types, UNKNOWN_TYPE]),
+            ("TEMPO", [round(c.tempo_min * span ** (i / (c.tempo_bins - 1))) for i in range(c.tempo_bins)]),
+            ("POSITION", range(max(_bar_positions(m, ppb) for m in meters))),
+        ]
+        if c.use_programs:
+            ranges.append(("PROGRAM", [*range(128), "drums"]))
+        ranges.append(("PITCH", range(c.pitch_low, c.pitch_high + 1)))
+        if c.velocity_bins:
+            w = -(-127 // c.velocity_bins)
+            ranges.append(("VELOCITY", sorted({min((b + 1) * w, 127) for b in range(c.velocity_bins)})))
+        ranges.append(("DURATION", [*range(1, fine + 1), *range(fine + ppb, top + 1, ppb)]))
+        return ranges
+
+    # --- header values, for the sampler and grammar ------------------------------------------
+    def meter_value(self, numerator: int, denominator: int) -> str:
+        """METER value of a time signature: itself if listed, else a listed meter of equal bar length,
+        else 'other'."""
+        text = f"{numerator}/{denominator}"
+        if text in self._bar_len:
+            return text
+        length = Fraction(4 * numerator * self._ppb, denominator)
+        same = [m for m, n in self._bar_len.items() if n == length and m != OTHER_METER]
+        return same[0] if same else OTHER_METER
+
+    def tempo_value(self, qpm: float) -> int:
+        """TEMPO value (a bin centre, qpm) nearest to `qpm` on a log scale."""
+        return int(self._tempos[np.searchsorted(self._tempo_mids, qpm)])
+
+    def type_value(self, tune_type: str | None) -> str:
+        return tune_type if tune_type in self.config.tune_types else UNKNOWN_TYPE
+
+    def header_ids(self, meter: str | None = None, key: str | None = None, tune_type: str | None = None,
+                   qpm: float | None = None) -> list[int | None]:
+        """[BOS, METER, KEY, TYPE, TEMPO] ids for what is asked, None where the model should choose.
+
+        `meter` "6/8"; `key` "D major", "Ador", "E minor"; `tune_type` "reel" (or "unknown"); `qpm` any
+        tempo (its nearest bin). Raises InputError for values the vocabulary cannot hold.
+        """
+        out: list[int | None] = [BOS, None, None, None, None]
+        if meter is not None:
+            value = meter if meter == OTHER_METER else self.meter_value(*_parse_meter(meter))
+            if value == OTHER_METER and meter != OTHER_METER:
+                raise InputError(f"meter {meter!r} is not in this vocabulary; choose one of {list(self._bar_len)}")
+            out[1] = self.table.id("METER", value)
+        if key is not None:
+            ks = key if key == NO_KEY else key_name_to_signature(key)
+            out[2] = self.table.id("KEY", NO_KEY if ks == NO_KEY else _key_value(ks))
+        if tune_type is not None:
+            if tune_type != UNKNOWN_TYPE and tune_type not in self.config.tune_types:
+                raise InputError(f"tune type {tune_type!r} is not in this vocabulary; choose one of "
+                                 f"{[*self.config.tune_types, UNKNOWN_TYPE]}")
+            out[3] = self.table.id("TYPE", tune_type)
+        if qpm is not None:
+            if not qpm > 0:
+                raise InputError(f"tempo must be positive, not {qpm}")
+            out[4] = self.table.id("TEMPO", self.tempo_value(qpm))
+        return out
+
+    def kind_of(self, token_id: int) -> str:
+        """Kind name of an id ('BAR', 'PITCH', …; 'PAD'/'BOS'/'EOS' for the specials)."""
+        return self.table.kinds[token_id]
+
+    # --- score → ids --------------------------------------------------------------------------
+    def encode(self, score: Score) -> list[int]:
+        """BOS METER KEY TYPE TEMPO, then per bar BAR [METER] [KEY] and (POSITION notes…)…, then EOS."""
+        return self._ids(self._layout(score)).tolist()
+
+    def normalize(self, score: Score) -> Score:
+        """decode(encode(score)): notes on the grid at tpq 480, first tempo binned, changes on bar lines."""
+        return self._to_score(self._layout(score))
+
+    def _layout(self, score: Score) -> _Layout:
+        """The score on the position grid: header values, bar starts, meter/key changes, notes."""
+        if score.tpq <= 0:
+            raise self._error(score, f"tpq must be positive, not {score.tpq}")
+        ts = score.time_signature
+        meter = OTHER_METER if ts is None else self.meter_value(ts.numerator, ts.denominator)
+        shift = self._shift(score, self._bar_len[meter])
+        notes = self._grid_notes(score, shift)
+        segs = self._segments(score, meter, shift, int(notes[-1, 0]) if len(notes) else 0)
+        ends = [s for s, _, _ in segs[1:]] + [None]
+        last = int(notes[-1, 0]) if len(notes) else 0
+        starts = np.concatenate([
+            np.arange(s, e if e is not None else s + (last - s) // n * n + 1, n) for (s, n, _), e in zip(segs, ends)])
+        meters = [(int(np.searchsorted(starts, s)), v) for s, _, v in segs[1:]]
+        key = _key_value(score.key_signature) if score.key_signature else NO_KEY
+        return _Layout(meter, key, self.type_value(score.tune_type), self.tempo_value(self._first_qpm(score)),
+                       starts, meters, self._key_changes(score, key, shift, starts), notes)
+
+    @staticmethod
+    def _first_qpm(score: Score) -> float:
+        t = score.tempos
+        qpm = t[0].qpm if t and t[0].tick == 0 else DEFAULT_QPM
+        return qpm if qpm > 0 and np.isfinite(qpm) else DEFAULT_QPM
+
+    def _shift(self, score: Score, bar0: int) -> int:
+        """Positions added to every time so a pickup ends bar 0: bar length − pickup, or 0."""
+        pickup = Fraction(int(score.metadata.get("pickup_ticks") or 0) * self._ppb, score.tpq)
+        if pickup.denominator != 1 or not 0 < pickup < bar0:
+            return 0
+        return bar0 - int(pickup)
+
+    def _to_pos(self, ticks: np.ndarray | int, tpq: int) -> np.ndarray:
+        return (np.asarray(ticks, dtype=np.int64) * (2 * self._ppb) + tpq) // (2 * tpq)  # nearest, halves up
+
+    def _grid_notes(self, score: Score, shift: int) -> np.ndarray:
+        """Notes as int64 (N, 5): position, program (128 = drums), pitch, duration, velocity; sorted, unique."""
+        n = len(score.notes)
+        if n == 0:
+            return np.zeros((0, 5), dtype=np.int64)
+        a = np.fromiter(itertools.chain.from_iterable(score.notes), dtype=np.int64, count=6 * n).reshape(n, 6)
+        if a[:, 1].min() < 0 or a[:, 2].min() < 0:
+            raise self._error(score, "a note has a negative start or duration")
+        c = self.config
+        a = a[(a[:, 0] >= c.pitch_low) & (a[:, 0] <= c.pitch_high) & (c.use_programs | (a[:, 5] == 0))]
+        pos = self._to_pos(a[:, 1], score.tpq)
+        dur = np.maximum(self._to_pos(a[:, 1] + a[:, 2], score.tpq) - pos, 1)
+        program = np.where(a[:, 5] != 0, DRUMS, np.clip(a[:, 4], 0, 127)) if c.use_programs else 0 * pos
+        g = np.stack([pos + shift, program, a[:, 0], self._duration(dur), self._velocity(a[:, 3])], axis=1)
+        return _sorted_unique(g)
+
+    def _duration(self, dur: np.ndarray) -> np.ndarray:
+        """Durations in the vocabulary: every step up to the fine limit, then whole beats, clamped."""
+        ppb = self._ppb
+        return np.where(dur <= self._fine, dur, np.minimum((dur + ppb // 2) // ppb * ppb, self._max_dur))
+
+    def _velocity(self, velocity: np.ndarray) -> np.ndarray:
+        if not self.config.velocity_bins:
+            return np.full_like(velocity, 80)
+        return self._vel_tops[np.minimum((np.clip(velocity, 1, 127) - 1) // self._vel_width, len(self._vel_tops) - 1)]
+
+    def _segments(self, score: Score, meter: str, shift: int, last: int) -> list[tuple[int, int, str]]:
+        """(start position, bar length, meter) of each run of equal bars that holds a note or precedes one."""
+        segs = [(0, self._bar_len[meter], meter)]
+        if not self.config.meter_changes or meter == OTHER_METER:
+            return segs
+        for ts in score.time_signatures[1:]:
+            value = self.meter_value(ts.numerator, ts.denominator)
+            start, length, _ = segs[-1]
+            at = int(self._to_pos(ts.tick, score.tpq)) + shift
+            line = start + max(0, -(-(at - start) // length)) * length  # the bar line at or after it
+            if line > last:
+                break
+            if value == OTHER_METER or line == 0:
+                continue
+            if line == start:
+                segs.pop()
+            if value != segs[-1][2]:
+                segs.append((line, self._bar_len[value], value))
+        return segs
+
+    def _key_changes(self, score: Score, key: str, shift: int, starts: np.ndarray) -> list[tuple[int, str]]:
+        """(bar index ≥ 1, KEY value) of each change, moved to the bar line at or after it."""
+        out: list[tuple[int, str]] = [(0, key)]
+        if not self.config.key_changes or key == NO_KEY:
+            return []
+        for ks in score.key_signatures[1:]:
+            bar = int(np.searchsorted(starts, int(self._to_pos(ks.tick, score.tpq)) + shift))
+            if bar >= len(starts):
+                break
+            if bar == 0:
+                continue
+            if out[-1][0] == bar:
+                out.pop()
+            if _key_value(ks) != out[-1][1]:
+                out.append((bar, _key_value(ks)))
+        return out[1:]
+
+    def _ids(self, lay: _Layout) -> np.ndarray:
+        """Lay the tokens out with counts and cumulative sums: per bar its header, per note its tokens."""
+        off, notes, starts = self._off, lay.notes, lay.starts
+        n_bars = len(starts)
+        meter_at = np.full(n_bars, -1, dtype=np.int64)
+        key_at = np.full(n_bars, -1, dtype=np.int64)
+        for bar, v in lay.meters:
+            meter_at[bar] = self.table.id("METER", v)
+        for bar, v in lay.keys:
+            key_at[bar] = self.table.id("KEY", v)
+        pos = notes[:, 0]
+        bar_of = np.searchsorted(starts, pos, side="right") - 1
+        new_pos = np.concatenate([[True], pos[1:] != pos[:-1]]) if len(pos) else np.zeros(0, dtype=bool)
+        use_prog, use_vel = self.config.use_programs, bool(self.config.velocity_bins)
+        prog_tok = (notes[:, 1] != np.concatenate([[0], notes[:-1, 1]])) if use_prog else np.zeros(len(pos), dtype=bool)
+        count = new_pos.astype(np.int64) + prog_tok + 2 + use_vel
+        h = 1 + (meter_at >= 0) + (key_at >= 0)
+        cum_h = np.concatenate([[0], np.cumsum(h)])
+        cum_c = np.concatenate([[0], np.cumsum(count)])
+        bar_i = 5 + cum_h[:-1] + cum_c[np.searchsorted(bar_of, np.arange(n_bars))]
+        out = np.empty(5 + int(cum_h[-1]) + int(cum_c[-1]) + 1, dtype=np.int64)
+        out[:5] = [BOS, self.table.id("METER", lay.meter), self.table.id("KEY", lay.key),
+                   self.table.id("TYPE", lay.tune_type), self.table.id("TEMPO", lay.tempo)]
+        out[-1] = EOS
+        out[bar_i] = off["BAR"]
+        out[(bar_i + 1)[meter_at >= 0]] = meter_at[meter_at >= 0]
+        out[(bar_i + 1 + (meter_at >= 0))[key_at >= 0]] = key_at[key_at >= 0]
+        i = 5 + cum_h[bar_of + 1] + cum_c[:-1]
+        out[i[new_pos]] = off["POSITION"] + (pos - starts[bar_of])[new_pos]
+        i = i + new_pos
+        if use_prog:
+            out[i[prog_tok]] = off["PROGRAM"] + notes[prog_tok, 1]
+            i = i + prog_tok
+        out[i] = off["PITCH"] + notes[:, 2] - self.config.pitch_low
+        if use_vel:
+            out[i + 1] = off["VELOCITY"] + np.searchsorted(self._vel_tops, notes[:, 4])
+        dur = notes[:, 3]
+        fine, ppb = self._fine, self._ppb
+        out[i + 1 + use_vel] = off["DURATION"] + np.where(dur <= fine, dur - 1, fine - 1 + dur // ppb - fine // ppb)
+        return out
+
+    # --- ids → score --------------------------------------------------------------------------
+    def decode(self, ids: Sequence[int]) -> Score:
+        """The score any in-vocabulary id sequence describes; tokens out of place are skipped (never raises
+        for ids in 0..vocab_size-1; the rules are in docs/tokens/metric.md)."""
+        return self._to_score(self._read(self._checked(ids)))
+
+    def _checked(self, ids: Sequence[int]) -> np.ndarray:
+        arr = np.asarray(ids)
+        if arr.size == 0:
+            return arr.astype(np.int64).reshape(0)
+        if arr.ndim != 1 or arr.dtype.kind not in "iu":
+            raise TokenizeError(f"{self.name} tokenizer: ids must be a flat sequence of integers")
+        if arr.min() < 0 or arr.max() >= self.vocab_size:
+            bad = int(arr[(arr < 0) | (arr >= self.vocab_size)][0])
+            raise TokenizeError(f"{self.name} tokenizer: id {bad} is outside the vocabulary 0..{self.vocab_size - 1}")
+        stop = np.flatnonzero(arr == EOS)
+        return (arr[: stop[0]] if stop.size else arr).astype(np.int64)
+
+    def _read(self, ids: np.ndarray) -> _Layout:
+        """The decoding state machine: header until the first BAR, then bars of positions and notes."""
+        values = self.table.values
+        head = {_METER: OTHER_METER, _KEY: NO_KEY, _TYPE: UNKNOWN_TYPE, _TEMPO: self.tempo_value(DEFAULT_QPM)}
+        starts: list[int] = []
+        meters: list[tuple[int, str]] = []
+        keys: list[tuple[int, str]] = []
+        notes: list[tuple[int, int, int, int, int]] = []
+        length = pos = pitch = None
+        fresh, program, velocity = False, 0, int(self._velocity(np.array([80]))[0])
+        for kind, tid in zip(self._kind_code[ids].tolist(), ids.tolist(), strict=True):
+            if kind == _BAR:
+                if length is None:
+                    length = self._bar_len[head[_METER]]
+                starts.append(starts[-1] + length if starts else 0)
+                fresh, pos, pitch = True, None, None
+            elif not starts:
+                if kind in head:
+                    head[kind] = values[tid]
+            elif kind == _METER and fresh and len(starts) > 1 and head[_METER] != OTHER_METER != values[tid]:
+                length = self._bar_len[values[tid]]
+                meters.append((len(starts) - 1, values[tid]))
+            elif kind == _KEY and fresh and len(starts) > 1 and head[_KEY] != NO_KEY != values[tid]:
+                keys.append((len(starts) - 1, values[tid]))
+            elif kind == _POS:
+                fresh, pitch = False, None
+                pos = values[tid] if values[tid] < length else None
+            elif kind == _PROG:
+                program = DRUMS if values[tid] == "drums" else values[tid]
+            elif kind == _PITCH and pos is not None:
+                pitch, velocity = values[tid], int(self._velocity(np.array([80]))[0])
+            elif kind == _VEL and pitch is not None:
+                velocity = values[tid]
+            elif kind == _DUR and pitch is not None:
+                notes.append((starts[-1] + pos, program, pitch, values[tid], velocity))
+                pitch = None
+        grid = _sorted_unique(np.array(notes, dtype=np.int64).reshape(-1, 5))
+        return _Layout(head[_METER], head[_KEY], head[_TYPE], head[_TEMPO], np.array(starts or [0]),
+                       _changes(meters, head[_METER]), _changes(keys, head[_KEY]), grid)
+
+    def _to_score(self, lay: _Layout) -> Score:
+        """Grid to ticks at tpq 480; a first note inside bar 0 becomes tick 0 (its bar is a pickup)."""
+        tick, notes = self._tick, lay.notes
+        bar0 = int(lay.starts[1]) if len(lay.starts) > 1 else self._bar_len[lay.meter]
+        q = int(notes[0, 0]) if len(notes) and notes[0, 0] < bar0 else 0
+        built = [Note(p, (s - q) * tick, d * tick, v, 0 if g == DRUMS else g, g == DRUMS)
+                 for s, g, p, d, v in notes.tolist()]
+        signatures = [(0, lay.meter)] + [(int(lay.starts[b]) - q, v) for b, v in lay.meters]
+        keys = [(0, lay.key)] + [(int(lay.starts[b]) - q, v) for b, v in lay.keys]
+        return Score(
+            notes=built,
+            tpq=DECODE_TPQ,
+            tempos=(TempoChange(0, float(lay.tempo)),),
+            time_signatures=[TimeSignature(p * tick, *_parse_meter(v)) for p, v in signatures if v != OTHER_METER],
+            key_signatures=[key_name_to_signature(v, p * tick) for p, v in keys if v != NO_KEY],
+            tune_type=None if lay.tune_type == UNKNOWN_TYPE else lay.tune_type,
+            metadata={"pickup_ticks": (bar0 - q) * tick if q else 0},
+        )
+
+    # --- augmentation -------------------------------------------------------------------------
+    def transposition_table(self, semitones: int) -> np.ndarray:
+        """Id → id moving PITCH by `semitones` (−1 where it leaves the range) and KEY tonics along;
+        every other id maps to itself. PROGRAM:drums context is not seen, so drum pitches move too."""
+        table = np.arange(self.vocab_size, dtype=np.int64)
+        c = self.config
+        pitch = np.arange(c.pitch_low, c.pitch_high + 1)
+        moved = pitch + semitones
+        ok = (moved >= c.pitch_low) & (moved <= c.pitch_high)
+        table[self._off["PITCH"] + pitch - c.pitch_low] = np.where(ok, self._off["PITCH"] + moved - c.pitch_low, -1)
+        for i in self.table.ids_of("KEY"):
+            value = self.table.values[i]
+            if value != NO_KEY:
+                tonic, mode = value.split(" ")
+                name = PITCH_CLASS_NAMES[(PITCH_CLASS_NAMES.index(tonic) + semitones) % 12]
+                table[i] = self.table.id("KEY", f"{name} {mode}")
+        return table
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A piece on the position grid: what encode lays out as ids and what decode reads back."""
+
+    meter: str
+    key: str
+    tune_type: str
+    tempo: int
+    starts: np.ndarray  # (B,) position of each bar line
+    meters: list[tuple[int, str]]  # (bar ≥ 1, METER value) where the meter changes
+    keys: list[tuple[int, str]]  # (bar ≥ 1, KEY value) where the key changes
+    notes: np.ndarray  # (N, 5) position, program, pitch, duration, velocity
+
+
+def _sorted_unique(g: np.ndarray) -> np.ndarray:
+    """Grid notes in token order (position, program, pitch); one per (position, program, pitch), the
+    longest (then loudest) kept."""
+    g = g[np.lexsort((g[:, 4], g[:, 3], g[:, 2], g[:, 1], g[:, 0]))]
+    same = (g[1:, :3] == g[:-1, :3]).all(axis=1)
+    return g[np.concatenate([~same, [True]])] if len(g) else g
+
+
+def _changes(changes: list[tuple[int, str]], first: str) -> list[tuple[int, str]]:
+    """Changes with one per bar (the last) and none that repeats the value in force before it."""
+    out = [(0, first)]
+    for bar, v in changes:
+        if len(out) > 1 and out[-1][0] == bar:
+            out.pop()
+        if v != out[-1][1]:
+            out.append((bar, v))
+    return out[1:]
+
+
+def _bar_positions(meter: str, ppb: int) -> int:
+    """Bar length of a meter in positions; 0 where it is not whole (that meter is left out)."""
+    if meter == OTHER_METER:
+        return 4 * ppb
+    num, den = _parse_meter(meter)
+    length = Fraction(4 * num * ppb, den)
+    return int(length) if length.denominator == 1 else 0
+
+
+def _key_value(ks: KeySignature) -> str:
+    return f"{PITCH_CLASS_NAMES[ks.tonic % 12]} {ks.mode if ks.mode in MODES else 'major'}"
