@@ -28,7 +28,9 @@ _REGISTRY: dict[str, type[Tokenizer]] = {}
 
 
 class Vocab:
-    """Token strings `KIND:value` laid out kind by kind from typed value ranges, with offsets."""
+    """Token strings `KIND:value` laid out kind by kind from typed value ranges, with offsets.
+
+    A kind whose only value is None (e.g. BAR) gets the bare token `KIND`."""
 
     def __init__(self, ranges: Sequence[tuple[str, Sequence[Any]]]) -> None:
         self.tokens: list[str] = list(SPECIALS)
@@ -40,7 +42,7 @@ class Vocab:
             self.offsets[kind] = len(self.tokens)
             self.sizes[kind] = len(values)
             for v in values:
-                self.tokens.append(f"{kind}:{v}")
+                self.tokens.append(kind if v is None else f"{kind}:{v}")
                 self.kinds.append(kind)
                 self.values.append(v)
         self.index = {t: i for i, t in enumerate(self.tokens)}
