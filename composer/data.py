@@ -1,0 +1,268 @@
+"""Token corpus folder → train/val split by piece → batches of (x, y) windows, augmented by id mapping.
+
+The shards are memory-mapped, so a corpus larger than memory trains: a batch gathers its windows
+from the maps with numpy fancy indexing. The training stream is the train pieces concatenated
+(each already BOS … EOS); epoch e cuts it into windows of seq_len + 1 tokens at a random phase and
+visits them in a random order, both drawn from (seed, e), so batch s of epoch e is the same batch
+whenever it is asked for — which is what lets a resumed run see exactly the data order it would
+have seen. Transposition and tempo stretch are id → id tables (`Tokenizer.transposition_table`,
+`stretch_table`) applied as `table[window]`; a shift that moves a pitch of the window out of range
+is never drawn for that window.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from composer.errors import InputError
+from composer.tokenize.base import PAD, Tokenizer
+
+CORPUS_FORMAT_VERSION = 1
+IGNORE = -100  # target id that cross_entropy skips (padding of the last validation window)
+STRETCH_STEPS = 5  # tempo factors drawn from, evenly spaced over [1 − stretch, 1 + stretch]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Windows and batches, the train/val split, and augmentation (transpose range inclusive, stretch ±)."""
+
+    seq_len: int = 256
+    batch_size: int = 32
+    val_fraction: float = 0.05
+    split_seed: int = 0
+    transpose: tuple[int, int] = (-5, 6)
+    stretch: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.seq_len < 1 or self.batch_size < 1:
+            raise ValueError("seq_len and batch_size must be positive")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), not {self.val_fraction}")
+        if len(self.transpose) != 2 or self.transpose[0] > 0 or self.transpose[1] < 0:
+            raise ValueError(f"transpose must be a (low ≤ 0, high ≥ 0) pair, not {self.transpose}")
+        if not 0.0 <= self.stretch < 1.0:
+            raise ValueError(f"stretch must be in [0, 1), not {self.stretch}")
+        object.__setattr__(self, "transpose", tuple(int(t) for t in self.transpose))
+
+
+class TokenCorpus:
+    """A tokenized corpus folder, read-only: tokenizer, per-piece index, memory-mapped shards."""
+
+    def __init__(self, root: Path, tokenizer: Tokenizer, meta: dict[str, Any], index: list[dict[str, Any]],
+                 shards: dict[str, np.ndarray]) -> None:
+        self.root, self.tokenizer, self.meta, self.index, self.shards = root, tokenizer, meta, index, shards
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(int(e["length"]) for e in self.index)
+
+    def piece(self, i: int) -> np.ndarray:
+        """Token ids of piece `i` (BOS … EOS) as int64."""
+        e = self.index[i]
+        return np.asarray(self.shards[e["shard"]][e["offset"] : e["offset"] + e["length"]], dtype=np.int64)
+
+    def pieces(self, which: np.ndarray) -> list[np.ndarray]:
+        """Token ids of several pieces, in the order given."""
+        return [self.piece(int(i)) for i in which]
+
+
+def open_corpus(root: str | Path) -> TokenCorpus:
+    """Open a folder written by `composer tokenize`, checking its format and that every piece is on disk."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("no such corpus folder (make one with `composer tokenize`)", root)
+    meta = _read_json(root / "corpus.json")
+    if meta.get("format_version") != CORPUS_FORMAT_VERSION:
+        raise InputError(f"corpus format version {meta.get('format_version')} is not {CORPUS_FORMAT_VERSION}; "
+                         "re-tokenize with this composer version", root / "corpus.json")
+    if meta.get("dtype") not in ("uint16", "uint32"):
+        raise InputError(f"unknown token dtype {meta.get('dtype')!r}", root / "corpus.json")
+    tokenizer = Tokenizer.load(root / "tokenizer.json")
+    if meta.get("vocab_size") != tokenizer.vocab_size:
+        raise InputError(f"corpus.json says {meta.get('vocab_size')} tokens, tokenizer.json has "
+                         f"{tokenizer.vocab_size}", root)
+    index = _read_index(root / "index.jsonl")
+    dtype = np.dtype(meta["dtype"]).newbyteorder("<")
+    shards: dict[str, np.ndarray] = {}
+    for name in sorted({e["shard"] for e in index}):
+        path = root / "shards" / name
+        if not path.is_file():
+            raise InputError(f"index.jsonl names a missing shard {name}", root)
+        shards[name] = np.memmap(path, dtype=dtype, mode="r") if path.stat().st_size else np.zeros(0, dtype)
+    for e in index:
+        if e["offset"] < 0 or e["length"] < 1 or e["offset"] + e["length"] > len(shards[e["shard"]]):
+            raise InputError(f"piece {e.get('title', '')!r} of {e.get('file')} lies outside {e['shard']} "
+                             "(truncated corpus? re-run `composer tokenize` on the folder)", root)
+    return TokenCorpus(root, tokenizer, meta, index, shards)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("missing: not a corpus folder written by `composer tokenize`", path) from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"cannot read JSON: {e}", path) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object", path)
+    return data
+
+
+def _read_index(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError("missing: not a corpus folder written by `composer tokenize`", path) from None
+    try:
+        return [json.loads(line) for line in lines if line.strip()]
+    except ValueError as e:
+        raise InputError(f"bad JSON line in the index: {e}", path) from None
+
+
+def split_pieces(n_pieces: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted piece numbers (train, val): a seeded shuffle, never splitting a piece across the two.
+
+    With 2+ pieces and val_fraction > 0 each side gets at least one piece."""
+    order = np.random.default_rng(seed).permutation(n_pieces)
+    n_val = int(round(n_pieces * val_fraction))
+    if val_fraction > 0 and n_pieces >= 2:
+        n_val = min(max(n_val, 1), n_pieces - 1)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+class _Stream:
+    """Pieces laid end to end without copying: stream position → (shard, offset) by binary search."""
+
+    def __init__(self, corpus: TokenCorpus, pieces: np.ndarray) -> None:
+        entries = [corpus.index[int(i)] for i in pieces]
+        lengths = np.array([e["length"] for e in entries], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(lengths)])  # (P + 1,)
+        self.offsets = np.array([e["offset"] for e in entries], dtype=np.int64)
+        names = sorted(corpus.shards)
+        self.shard_of = np.array([names.index(e["shard"]) for e in entries], dtype=np.int64)
+        self.maps = [corpus.shards[n] for n in names]
+        self.n_tokens = int(self.starts[-1])
+
+    def gather(self, positions: np.ndarray) -> np.ndarray:
+        """Token ids at stream `positions` (any shape), as int64."""
+        flat = positions.ravel()
+        piece = np.searchsorted(self.starts, flat, side="right") - 1
+        where = self.offsets[piece] + flat - self.starts[piece]
+        shard = self.shard_of[piece]
+        out = np.empty(flat.shape, dtype=np.int64)
+        for s, mm in enumerate(self.maps):
+            sel = shard == s
+            if sel.any():
+                out[sel] = mm[where[sel]]
+        return out.reshape(positions.shape)
+
+
+class Augmenter:
+    """Per-window transposition and tempo stretch as id tables; a window only gets a shift it survives."""
+
+    def __init__(self, tokenizer: Tokenizer, config: DataConfig) -> None:
+        low, high = config.transpose
+        shifts = [k for k in range(low, high + 1)]
+        tables = [tokenizer.transposition_table(k) for k in shifts]
+        if any(t is None for t in tables) or shifts == [0]:
+            shifts, tables = [0], [np.arange(tokenizer.vocab_size)]
+        self.shifts = np.array(shifts)
+        self.tables = np.stack([np.asarray(t, dtype=np.int64) for t in tables])  # (K, V)
+        stretch = getattr(tokenizer, "stretch_table", None)
+        if config.stretch > 0 and stretch is not None:
+            factors = np.linspace(1 - config.stretch, 1 + config.stretch, STRETCH_STEPS)
+            self.stretches = np.stack([np.asarray(stretch(float(f)), dtype=np.int64) for f in factors])
+        else:
+            self.stretches = np.arange(tokenizer.vocab_size, dtype=np.int64)[None]  # (S, V)
+
+    def __call__(self, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """windows (B, L) → the same windows moved by a random allowed shift and stretched."""
+        mapped = self.tables[:, windows]  # (K, B, L)
+        ok = (mapped >= 0).all(axis=2).T  # (B, K); shift 0 is always allowed
+        u = rng.random(len(windows))
+        rank = np.floor(u * ok.sum(axis=1)).astype(np.int64)  # (B,) uniform among the allowed shifts
+        choice = (np.cumsum(ok, axis=1) > rank[:, None]).argmax(axis=1)  # (B,)
+        out = mapped[choice, np.arange(len(windows))]  # (B, L)
+        s = rng.integers(0, len(self.stretches), size=len(windows))
+        return self.stretches[s[:, None], out]
+
+
+class TrainData:
+    """The training and validation sides of a corpus for one DataConfig; knows nothing of models."""
+
+    def __init__(self, corpus: TokenCorpus, config: DataConfig, augment: bool = True) -> None:
+        self.corpus, self.config, self.tokenizer = corpus, config, corpus.tokenizer
+        self.train_pieces, self.val_pieces = split_pieces(len(corpus), config.val_fraction, config.split_seed)
+        self.train = _Stream(corpus, self.train_pieces)
+        self.val = _Stream(corpus, self.val_pieces)
+        self.augment = Augmenter(corpus.tokenizer, config) if augment else None
+        t = config.seq_len
+        self.windows_per_epoch = (self.train.n_tokens - t) // t
+        self.steps_per_epoch = self.windows_per_epoch // config.batch_size
+        if self.steps_per_epoch < 1:
+            raise InputError(
+                f"the training split holds {self.train.n_tokens} tokens: too few for one batch of "
+                f"{config.batch_size} windows of {t}; lower --seq-len or --batch-size, or add music", corpus.root)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    def _epoch_starts(self, epoch: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng([seed, epoch])
+        t = self.config.seq_len
+        phase = int(rng.integers(0, t))
+        return phase + t * rng.permutation(self.windows_per_epoch)  # (W,) window starts
+
+    def batch(self, epoch: int, step: int, seed: int = 0, rank: int = 0, world: int = 1) -> tuple[Tensor, Tensor]:
+        """Batch `step` of `epoch` — rank's share (batch_size / world rows) — as (x, y) LongTensors (B, T)."""
+        b, t = self.config.batch_size, self.config.seq_len
+        if b % world:
+            raise InputError(f"batch size {b} does not split evenly over {world} processes")
+        starts = self._epoch_starts(epoch, seed)[step * b : (step + 1) * b]  # (B,)
+        rng = np.random.default_rng([seed, epoch, step, 1])
+        rows = slice(rank * b // world, (rank + 1) * b // world)
+        windows = self.train.gather(starts[:, None] + np.arange(t + 1))  # (B, T + 1)
+        if self.augment is not None:
+            windows = self.augment(windows, rng)
+        windows = torch.from_numpy(np.ascontiguousarray(windows[rows]))
+        return windows[:, :-1], windows[:, 1:]
+
+    def epoch(self, epoch: int, seed: int = 0, start_step: int = 0, rank: int = 0,
+              world: int = 1) -> Iterator[tuple[Tensor, Tensor]]:
+        """Batches start_step… of `epoch`, in order."""
+        for step in range(start_step, self.steps_per_epoch):
+            yield self.batch(epoch, step, seed, rank, world)
+
+    def val_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """Fixed non-overlapping windows over the val pieces, unaugmented; every val token after
+        the first is a target exactly once (the last window's padding has target IGNORE)."""
+        b, t, n = self.config.batch_size, self.config.seq_len, self.val.n_tokens
+        starts = np.arange(0, max(n - 1, 0), t)  # (W,)
+        for i in range(0, len(starts), b):
+            pos = starts[i : i + b, None] + np.arange(t + 1)  # (b, T + 1)
+            valid = pos < n
+            windows = np.where(valid, self.val.gather(np.minimum(pos, n - 1)), PAD)
+            x = torch.from_numpy(windows[:, :-1].copy())
+            y = torch.from_numpy(np.where(valid[:, 1:], windows[:, 1:], IGNORE))
+            yield x, y
+
+    def split_sequences(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(train, val) pieces as id arrays — the same split the trainer uses, for baselines."""
+        return self.corpus.pieces(self.train_pieces), self.corpus.pieces(self.val_pieces)
+
+
+def load_data(root: str | Path, config: DataConfig = DataConfig(), augment: bool = True) -> TrainData:
+    """Open the corpus at `root` and split it for training under `config`."""
+    return TrainData(open_corpus(root), config, augment)
