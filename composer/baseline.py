@@ -36,9 +36,9 @@ class NGramConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.order <= MAX_ORDER:
-            raise ValueError(f"order must be in 1…{MAX_ORDER}, not {self.order}")
+            raise InputError(f"order must be in 1…{MAX_ORDER}, not {self.order}")
         if self.discount is not None and not 0.0 < self.discount <= 1.0:
-            raise ValueError(f"discount must be in (0, 1], not {self.discount}")
+            raise InputError(f"discount must be in (0, 1], not {self.discount}")
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class NGramModel:
     def _order(self, order: int | None) -> int:
         order = self.config.order if order is None else order
         if not 1 <= order <= self.config.order:
-            raise ValueError(f"order must be in 1…{self.config.order} (the fitted order), not {order}")
+            raise InputError(f"order must be in 1…{self.config.order} (the fitted order), not {order}")
         return order
 
     def log_probs(self, sequences: Sequence[np.ndarray], order: int | None = None) -> list[np.ndarray]:

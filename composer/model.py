@@ -19,6 +19,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from composer.errors import InputError
+
 CELLS = ("lstm", "gru", "rnn", "scratch_lstm", "peephole_lstm")
 
 # A recurrent state: (h, c) for the LSTM family, h alone for gru/rnn; each (layers, B, hidden).
@@ -27,7 +29,10 @@ State = Tensor | tuple[Tensor, Tensor]
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of the network. `tie_weights` shares the embedding with the head (needs emb == hidden)."""
+    """Shape of the network. `tie_weights` shares the embedding with the head.
+
+    Tying needs emb == hidden: no projection is added, so a tied model is the same network minus V·hidden
+    weights (a projection would add hidden·emb back and a layer the state format does not show)."""
 
     vocab_size: int
     cell: str = "lstm"
@@ -39,11 +44,13 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; choose one of {CELLS}")
+            raise InputError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
         if self.tie_weights and self.emb != self.hidden:
-            raise ValueError("tie_weights needs emb == hidden")
-        if self.vocab_size < 1 or self.layers < 1 or self.emb < 1 or self.hidden < 1:
-            raise ValueError("vocab_size, layers, emb and hidden must be positive")
+            raise InputError(f"tie_weights needs emb == hidden, got emb={self.emb} hidden={self.hidden}")
+        if min(self.vocab_size, self.layers, self.emb, self.hidden) < 1:
+            raise InputError("vocab_size, layers, emb and hidden must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise InputError(f"dropout must be in [0, 1), not {self.dropout}")
 
 
 class ScratchLSTM(nn.Module):
@@ -63,8 +70,12 @@ class ScratchLSTM(nn.Module):
         k = 1.0 / math.sqrt(hidden)
         for layer in range(layers):
             in_size = input_size if layer == 0 else hidden
-            for name, shape in (("weight_ih", (4 * hidden, in_size)), ("weight_hh", (4 * hidden, hidden)),
-                                ("bias_ih", (4 * hidden,)), ("bias_hh", (4 * hidden,))):
+            for name, shape in (
+                ("weight_ih", (4 * hidden, in_size)),
+                ("weight_hh", (4 * hidden, hidden)),
+                ("bias_ih", (4 * hidden,)),
+                ("bias_hh", (4 * hidden,)),
+            ):
                 self.register_parameter(f"{name}_l{layer}", nn.Parameter(torch.empty(shape).uniform_(-k, k)))
             if peephole:
                 self.register_parameter(f"peephole_l{layer}", nn.Parameter(torch.zeros(3, hidden)))
@@ -85,7 +96,9 @@ class ScratchLSTM(nn.Module):
         return x, (torch.stack(hs), torch.stack(cs))
 
 
-def _lstm_scan(gates_x: Tensor, w_hh: Tensor, h: Tensor, c: Tensor, peep: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+def _lstm_scan(
+    gates_x: Tensor, w_hh: Tensor, h: Tensor, c: Tensor, peep: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Run one LSTM layer over time given the precomputed input projections; returns (outputs, h_T, c_T)."""
     outputs = []
     for t in range(gates_x.size(1)):
@@ -122,6 +135,7 @@ class Model(nn.Module):
 
     @property
     def is_lstm(self) -> bool:
+        """True for the cells whose state is (h, c)."""
         return self.config.cell in ("lstm", "scratch_lstm", "peephole_lstm")
 
     def init_state(self, batch: int, device: torch.device | str = "cpu") -> State:
@@ -138,6 +152,7 @@ class Model(nn.Module):
         return self.head(self.drop(y)), state  # (B, T, V)
 
     def num_parameters(self) -> int:
+        """Trainable weights, a tied matrix counted once."""
         return sum(p.numel() for p in self.parameters())
 
 

@@ -71,9 +71,9 @@ def test_log_probs_split_per_sequence_and_bad_input_is_refused() -> None:
     assert np.allclose(parts[2], model.log_prob(np.array([2, 2, 1, 0])))
     with pytest.raises(InputError, match="sequence 0"):
         model.log_prob(np.array([0, 3]))
-    with pytest.raises(ValueError, match="fitted order"):
+    with pytest.raises(InputError, match="fitted order"):
         model.log_prob(np.array([0, 1]), order=4)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="order must be in 1…10"):
         NGramConfig(order=11)
 
 
