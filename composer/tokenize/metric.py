@@ -384,8 +384,11 @@ class MetricTokenizer(Tokenizer):
                 notes.append((starts[-1] + pos, program, pitch, values[tid], velocity))
                 pitch = None
         grid = _sorted_unique(np.array(notes, dtype=np.int64).reshape(-1, 5))
-        return _Layout(head[_METER], head[_KEY], head[_TYPE], head[_TEMPO], np.array(starts or [0]),
-                       _changes(meters, head[_METER]), _changes(keys, head[_KEY]), grid)
+        bars = np.array(starts or [0])
+        last = int(np.searchsorted(bars, grid[-1, 0], side="right")) - 1 if len(grid) else 0
+        return _Layout(head[_METER], head[_KEY], head[_TYPE], head[_TEMPO], bars,
+                       _changes([m for m in meters if m[0] <= last], head[_METER]),
+                       _changes([k for k in keys if k[0] <= last], head[_KEY]), grid)
 
     def _to_score(self, lay: _Layout) -> Score:
         """Grid to ticks at tpq 480; a first note inside bar 0 becomes tick 0 (its bar is a pickup)."""
