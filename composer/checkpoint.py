@@ -1,0 +1,208 @@
+"""The one checkpoint format, and the one loader that resume, sampling, evaluation and the API all use.
+
+A checkpoint is a single `torch.save` file holding only tensors and plain values (str, int, float,
+bool, None, list, dict): the model's state_dict, optimizer and scheduler state, RNG states, the
+position in training, every config as a dict, and the tokenizer as its JSON dict — so it is enough
+on its own to sample from. It is loaded with `weights_only=True`, which refuses pickled code, and
+written atomically (temp file + rename), so a crash mid-save leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import pickle
+import random
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import composer
+from composer.data import DataConfig
+from composer.errors import CheckpointError, ComposerError
+from composer.files import atomic_write_bytes
+from composer.model import Model, ModelConfig
+from composer.tokenize.base import Tokenizer
+
+FORMAT = "composer-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint: parsed configs and tokenizer, raw states, and where training stood."""
+
+    path: Path
+    model_config: ModelConfig
+    train_config: Any  # composer.train.TrainConfig (imported late: train imports this module)
+    data_config: DataConfig
+    tokenizer: Tokenizer
+    model_state: dict[str, torch.Tensor]
+    optimizer_state: dict[str, Any] | None = None
+    scheduler_state: dict[str, Any] | None = None
+    rng_state: dict[str, Any] | None = None
+    step: int = 0
+    epoch: int = 0
+    step_in_epoch: int = 0
+    best_val_loss: float | None = None
+    composer_version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def capture_rng() -> dict[str, Any]:
+    """The torch, CUDA, numpy-global and python RNG states, as tensors and plain values."""
+    np_state = np.random.get_state(legacy=False)
+    np_state["state"] = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in np_state["state"].items()}
+    version, internal, gauss = random.getstate()
+    state = {"torch": torch.get_rng_state(), "numpy": np_state, "python": [version, list(internal), gauss]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Put back the RNG states `capture_rng` took (CUDA ones only where CUDA is present)."""
+    torch.set_rng_state(state["torch"])
+    np_state = dict(state["numpy"])
+    np_state["state"] = {k: np.array(v, dtype=np.uint32) if isinstance(v, list) else v
+                         for k, v in np_state["state"].items()}
+    np.random.set_state(np_state)
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if torch.cuda.is_available() and "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_config: ModelConfig, train_config: Any,
+                    data_config: DataConfig, tokenizer: Tokenizer, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None, step: int = 0, epoch: int = 0, step_in_epoch: int = 0,
+                    best_val_loss: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write everything needed to resume training or to sample, atomically, to `path`."""
+    model = getattr(model, "module", model)  # a DistributedDataParallel wrapper saves its inner model
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "composer_version": composer.__version__,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": capture_rng(),
+        "step": int(step),
+        "epoch": int(epoch),
+        "step_in_epoch": int(step_in_epoch),
+        "best_val_loss": None if best_val_loss is None else float(best_val_loss),
+        "configs": {"model": _config_dict(model_config), "train": _config_dict(train_config),
+                    "data": _config_dict(data_config)},
+        "tokenizer": tokenizer.to_dict(),
+        "extra": dict(extra or {}),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+
+
+def _config_from(cls: type, data: Any, path: Path) -> Any:
+    """Rebuild a frozen config: lists back to tuples; a field the code no longer has is an error."""
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{cls.__name__} is not a dict in the checkpoint", path)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise CheckpointError(f"{cls.__name__} has fields this composer does not know: {sorted(unknown)}", path)
+    try:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"bad {cls.__name__} in the checkpoint: {e}", path) from None
+
+
+def _read(path: Path, map_location: Any) -> dict[str, Any]:
+    """torch.load under weights_only, with every way it can fail turned into a CheckpointError."""
+    if not path.is_file():
+        raise CheckpointError("no such checkpoint file", path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            raise CheckpointError("refused: the file holds pickled code objects, which composer never "
+                                  "writes and will not run; it is not a composer checkpoint", path) from None
+        raise CheckpointError(f"not a composer checkpoint, or corrupt: {_short(e)}", path) from None
+    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError, AttributeError) as e:
+        raise CheckpointError(f"not a composer checkpoint, or truncated/corrupt: {_short(e)}", path) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError("not a composer checkpoint (no composer header in it)", path)
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint format version {payload.get('format_version')} is not "
+                              f"{FORMAT_VERSION}; it was written by another composer version", path)
+    theirs, ours = str(payload.get("composer_version", "")), composer.__version__
+    if theirs.split(".")[0] != ours.split(".")[0]:
+        raise CheckpointError(f"written by composer {theirs}, which is incompatible with {ours}", path)
+    return payload
+
+
+def _short(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Checkpoint:
+    """Read and check a checkpoint; raises CheckpointError naming the file for every problem."""
+    from composer.train import TrainConfig
+
+    path = Path(path)
+    payload = _read(path, map_location)
+    try:
+        configs, tok_data = payload["configs"], payload["tokenizer"]
+        tokenizer = Tokenizer.from_dict(tok_data, path)
+        return Checkpoint(
+            path=path,
+            model_config=_config_from(ModelConfig, configs["model"], path),
+            train_config=_config_from(TrainConfig, configs["train"], path),
+            data_config=_config_from(DataConfig, configs["data"], path),
+            tokenizer=tokenizer,
+            model_state=payload["model"],
+            optimizer_state=payload.get("optimizer"),
+            scheduler_state=payload.get("scheduler"),
+            rng_state=payload.get("rng"),
+            step=int(payload.get("step", 0)),
+            epoch=int(payload.get("epoch", 0)),
+            step_in_epoch=int(payload.get("step_in_epoch", 0)),
+            best_val_loss=payload.get("best_val_loss"),
+            composer_version=str(payload.get("composer_version", "")),
+            extra=dict(payload.get("extra") or {}),
+        )
+    except CheckpointError:
+        raise
+    except ComposerError as e:
+        raise CheckpointError(f"bad tokenizer in the checkpoint: {e.problem}", path) from None
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"checkpoint lacks a part ({_short(e)}); corrupt or hand-made", path) from None
+
+
+def build_model(checkpoint: Checkpoint, device: str | torch.device = "cpu") -> Model:
+    """The checkpoint's network with its weights, on `device`, in eval mode (ready to sample)."""
+    model = Model(checkpoint.model_config)
+    try:
+        model.load_state_dict(checkpoint.model_state)
+    except RuntimeError as e:
+        raise CheckpointError(f"weights do not fit the model config: {_short(e)}", checkpoint.path) from None
+    return model.to(device).eval()
+
+
+def check_tokenizer(checkpoint: Checkpoint, tokenizer: Tokenizer, data_source: str | Path | None = None) -> None:
+    """Refuse data tokenized differently from what the checkpoint's model was trained on."""
+    if checkpoint.tokenizer == tokenizer:
+        return
+    a, b = checkpoint.tokenizer, tokenizer
+    same_shape = a.name == b.name and a.vocab_size == b.vocab_size
+    where = f" of {data_source}" if data_source else ""
+    raise CheckpointError(
+        f"trained on {a.name} tokens ({a.vocab_size} ids), but the data{where} uses {b.name} ({b.vocab_size} ids)"
+        f"{' with another tokenizer config' if same_shape else ''}; tokenize it with the checkpoint's tokenizer",
+        checkpoint.path)

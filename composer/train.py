@@ -1,0 +1,413 @@
+"""Training: TrainConfig and a Trainer that takes a model, batches and callbacks (it knows nothing of music).
+
+Each step: a batch of windows (fresh zero state per window) → cross-entropy on next-token logits
+(bf16 autocast on CUDA) → AdamW with gradient-norm clipping, linear warm-up then cosine decay to
+min_lr_ratio·lr. After each epoch: validation loss, perplexity and bits per token go to
+metrics.jsonl and loss.png; last.pt is written then (and every checkpoint_every_steps), best.pt on
+improvement. A run resumes from last.pt at the exact batch it stopped before, with optimizer,
+schedule and RNG states restored. Under torchrun (WORLD_SIZE > 1) each rank takes its slice of
+every global batch, DistributedDataParallel averages the gradients, and only rank 0 writes.
+Music-aware extras (preview MIDI from seed tunes) are callbacks: see composer.previews.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from composer.checkpoint import Checkpoint, restore_rng, save_checkpoint
+from composer.data import TrainData
+from composer.files import atomic_write_bytes, atomic_write_text
+
+Callback = Callable[["Trainer", int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, schedule, device and bookkeeping for one run (defaults fit the folk corpus)."""
+
+    epochs: int = 20
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    device: str = "auto"
+    amp: bool = True
+    seed: int = 0
+    checkpoint_every_steps: int = 500
+    eval_every_epochs: int = 1
+    preview_every_epochs: int = 5
+    preview_tokens: int = 512
+    max_minutes: float | None = None
+    max_steps: int | None = None
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.lr <= 0 or self.log_every < 1 or self.checkpoint_every_steps < 1:
+            raise ValueError("epochs, lr, log_every and checkpoint_every_steps must be positive")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"min_lr_ratio must be in [0, 1], not {self.min_lr_ratio}")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """How a `fit` ended: steps done, where, why it stopped, the best validation loss, and speed."""
+
+    step: int
+    epoch: int
+    stopped: str  # "done", "max_steps" or "max_minutes"
+    best_val_loss: float | None
+    last_val: dict[str, float] | None
+    tokens_per_second: float
+    train_seconds: float
+    run_dir: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """'auto' → this rank's CUDA device when there is one, else the CPU; anything else as given."""
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    return torch.device(name)
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Multiplier of the peak lr at `step`: linear warm-up to 1, then cosine down to min_ratio at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world, local_rank); joins the torchrun process group when WORLD_SIZE > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world, local
+
+
+class Trainer:
+    """Fits `model` to `data` (a TrainData-like object) under `config`, writing into `run_dir` (rank 0)."""
+
+    def __init__(self, model: torch.nn.Module, data: TrainData, config: TrainConfig, run_dir: str | Path, *,
+                 callbacks: Sequence[Callback] = (), progress: bool = True, extra: dict[str, Any] | None = None):
+        self.config, self.data, self.run_dir = config, data, Path(run_dir)
+        self.callbacks, self.show_progress, self.extra = list(callbacks), progress, dict(extra or {})
+        self.rank, self.world, local = _distributed()
+        self.device = pick_device(config.device, local)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+            torch.backends.cudnn.benchmark = True
+        self.model = model.to(self.device)
+        self.net: torch.nn.Module = self.model
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                           fused=self.device.type == "cuda" or None)
+        self.total_steps = config.epochs * data.steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, config.warmup_steps, self.total_steps, config.min_lr_ratio))
+        self.step = self.epoch = self.step_in_epoch = 0
+        self.best_val_loss: float | None = None
+        self.history: list[dict[str, Any]] = []
+
+    # --- state ---------------------------------------------------------------------------------
+    def load_state(self, checkpoint: Checkpoint) -> None:
+        """Continue from `checkpoint`: weights, optimizer, schedule, RNGs and the position in the data."""
+        self.model.load_state_dict(checkpoint.model_state)
+        if checkpoint.optimizer_state is not None:
+            self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        if checkpoint.scheduler_state is not None:
+            self.scheduler.load_state_dict(checkpoint.scheduler_state)
+        if checkpoint.rng_state is not None:
+            restore_rng(checkpoint.rng_state)
+        self.step, self.epoch, self.step_in_epoch = checkpoint.step, checkpoint.epoch, checkpoint.step_in_epoch
+        self.best_val_loss = checkpoint.best_val_loss
+        self.history = [e for e in _read_metrics(self.run_dir / "metrics.jsonl") if e.get("step", 0) <= self.step]
+        if self.rank == 0:
+            atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(e) + "\n" for e in self.history))
+
+    def save(self, name: str) -> Path | None:
+        """Write run_dir/name (rank 0 only) with everything needed to resume or sample."""
+        if self.rank != 0:
+            return None
+        model_config = getattr(self.model, "config", None)
+        return save_checkpoint(
+            self.run_dir / name, model=self.model, model_config=model_config, train_config=self.config,
+            data_config=self.data.config, tokenizer=self.data.tokenizer, optimizer=self.optimizer,
+            scheduler=self.scheduler, step=self.step, epoch=self.epoch, step_in_epoch=self.step_in_epoch,
+            best_val_loss=self.best_val_loss, extra=self.extra)
+
+    # --- the loop --------------------------------------------------------------------------------
+    def _autocast(self) -> Any:
+        enabled = self.config.amp and self.device.type == "cuda"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on (x, y) (B, T); returns the detached mean loss."""
+        self.net.train()
+        x = x.to(self.device, non_blocking=True)
+        y = y.to(self.device, non_blocking=True)
+        with self._autocast():
+            logits, _ = self.net(x)  # (B, T, V)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss.detach()
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float] | None:
+        """Validation loss (nats/token), perplexity and bits per token; None without validation data."""
+        self.model.eval()
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        count = 0
+        for x, y in self.data.val_batches():
+            x, y = x.to(self.device), y.to(self.device)
+            with self._autocast():
+                logits, _ = self.model(x)
+            total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").double()
+            count += int((y != -100).sum())
+        if count == 0:
+            return None
+        loss = float(total) / count
+        return {"val_loss": loss, "perplexity": math.exp(min(loss, 700.0)), "bits_per_token": loss / math.log(2)}
+
+    def fit(self) -> FitResult:
+        """Train until `epochs` are done, or max_steps / max_minutes is reached; always leaves last.pt."""
+        cfg = self.config
+        if self.world > 1 and self.net is self.model:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if self.rank == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        started, train_seconds, tokens_done, stopped = time.monotonic(), 0.0, 0, "done"
+        tokens_per_step = self.data.config.batch_size * self.data.config.seq_len
+        with _progress(self.show_progress and self.rank == 0, self.total_steps, self.step) as bar:
+            while self.epoch < cfg.epochs and stopped == "done":
+                tick = time.monotonic()
+                window_loss, window_steps, window_start = None, 0, tick
+                for x, y in self.data.epoch(self.epoch, cfg.seed, self.step_in_epoch, self.rank, self.world):
+                    loss = self.train_step(x, y)
+                    window_loss = loss if window_loss is None else window_loss + loss
+                    self.step, self.step_in_epoch, window_steps = self.step + 1, self.step_in_epoch + 1, window_steps + 1
+                    tokens_done += tokens_per_step
+                    if bar is not None:
+                        bar.update(bar.task_ids[0], completed=self.step)
+                    if self.step % cfg.log_every == 0:
+                        now = time.monotonic()
+                        rate = window_steps * tokens_per_step / max(now - window_start, 1e-9)
+                        self._log_train(window_loss / window_steps, rate, bar)
+                        window_loss, window_steps, window_start = None, 0, now
+                    if self.step % cfg.checkpoint_every_steps == 0:
+                        self.save("last.pt")
+                    stopped = self._should_stop(started)
+                    if stopped != "done":
+                        break
+                train_seconds += time.monotonic() - tick
+                if stopped == "done":
+                    self._end_epoch()
+        if stopped != "done":
+            self.log({"event": "stop", "reason": stopped})
+        self.save("last.pt")
+        self._plot()
+        last_val = next((e for e in reversed(self.history) if e.get("event") == "val"), None)
+        return FitResult(self.step, self.epoch, stopped, self.best_val_loss, last_val,
+                         tokens_done / max(train_seconds, 1e-9), train_seconds, str(self.run_dir), self.extra)
+
+    def _should_stop(self, started: float) -> str:
+        cfg = self.config
+        reason = 0
+        if cfg.max_steps is not None and self.step >= cfg.max_steps:
+            reason = 1
+        elif cfg.max_minutes is not None and time.monotonic() - started >= cfg.max_minutes * 60:
+            reason = 2
+        if self.world > 1 and cfg.max_minutes is not None:
+            flag = torch.tensor([reason], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)  # every rank stops at the same step
+            reason = int(flag.item())
+        return ("done", "max_steps", "max_minutes")[reason]
+
+    def _end_epoch(self) -> None:
+        self.epoch, self.step_in_epoch = self.epoch + 1, 0
+        metrics: dict[str, Any] = {}
+        if self.rank == 0 and self.epoch % self.config.eval_every_epochs == 0:
+            val = self.evaluate()
+            if val is not None:
+                metrics = val
+                self.log({"event": "val", **val})
+                if self.best_val_loss is None or val["val_loss"] < self.best_val_loss:
+                    self.best_val_loss = val["val_loss"]
+                    self.save("best.pt")
+        self.save("last.pt")
+        self._plot()
+        for callback in self.callbacks:
+            callback(self, self.epoch, metrics)
+
+    # --- records -----------------------------------------------------------------------------------
+    def _log_train(self, mean_loss: torch.Tensor, rate: float, bar: Any) -> None:
+        if self.world > 1:
+            dist.all_reduce(mean_loss)
+            mean_loss = mean_loss / self.world
+        loss = float(mean_loss)
+        self.log({"event": "train", "loss": loss, "lr": self.scheduler.get_last_lr()[0],
+                   "tokens_per_second": rate * self.world})
+        if bar is not None:
+            bar.update(bar.task_ids[0], completed=self.step, loss=loss, rate=rate * self.world)
+
+    def log(self, event: dict[str, Any]) -> None:
+        """Append one event (with step and epoch) to metrics.jsonl; rank 0 only."""
+        if self.rank != 0:
+            return
+        event = {**event, "step": self.step, "epoch": self.epoch}
+        self.history.append(event)
+        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(event) + "\n")
+
+    def _plot(self) -> None:
+        if self.rank == 0 and self.history:
+            atomic_write_bytes(self.run_dir / "loss.png", loss_curve_png(self.history))
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue  # a torn last line from a killed run
+    return rows
+
+
+def loss_curve_png(history: list[dict[str, Any]]) -> bytes:
+    """A PNG of train loss per logged step and validation loss per epoch, in nats per token."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.add_subplot()
+    for kind, key, style in (("train", "loss", "-"), ("val", "val_loss", "o-")):
+        points = [(e["step"], e[key]) for e in history if e.get("event") == kind]
+        if points:
+            ax.plot(*zip(*points), style, label=f"{kind} loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+class _progress:
+    """A rich progress bar (loss, tokens/s, ETA) when shown; a context yielding None otherwise."""
+
+    def __init__(self, show: bool, total: int, done: int) -> None:
+        self.show, self.total, self.done, self.bar = show, total, done, None
+
+    def __enter__(self) -> Any:
+        if not self.show:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[rate]:,.0f} tok/s"),
+                            TimeRemainingColumn())
+        self.bar.add_task("train", total=self.total, completed=self.done, loss=float("nan"), rate=0.0)
+        self.bar.start()
+        return self.bar
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# --- runs: what `composer train` calls ----------------------------------------------------------
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "loss.png")
+RESUMABLE = ("epochs", "max_minutes", "max_steps", "device", "amp", "log_every", "checkpoint_every_steps",
+             "eval_every_epochs", "preview_every_epochs", "preview_tokens")
+
+
+def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, Any] | None = None,
+          data_config: Any = None, config: TrainConfig = TrainConfig(), *, force: bool = False,
+          progress: bool = True, callbacks: Sequence[Callback] | None = None) -> FitResult:
+    """Start a run in `run_dir` on the corpus at `data_dir`; refuses a folder holding a run unless `force`.
+
+    `model_overrides` are ModelConfig fields (vocab_size comes from the corpus). `callbacks=None`
+    adds the preview writer (seed-tune continuations as MIDI)."""
+    from composer.data import DataConfig, load_data
+    from composer.errors import OutputError
+    from composer.model import Model, ModelConfig
+
+    run_dir = Path(run_dir)
+    existing = [n for n in RUN_FILES if (run_dir / n).exists()]
+    if existing and not force:
+        raise OutputError(f"holds a training run ({', '.join(existing)}); continue it with --resume "
+                          f"{run_dir}, or pass --force to start afresh", run_dir)
+    data = load_data(data_dir, data_config or DataConfig())
+    if existing and int(os.environ.get("RANK", "0")) == 0:
+        for name in RUN_FILES:
+            (run_dir / name).unlink(missing_ok=True)
+    torch.manual_seed(config.seed)
+    model = Model(ModelConfig(vocab_size=data.vocab_size, **(model_overrides or {})))
+    trainer = Trainer(model, data, config, run_dir, progress=progress,
+                      callbacks=_default_callbacks(data, config) if callbacks is None else callbacks,
+                      extra={"data_dir": str(Path(data_dir).resolve())})
+    return trainer.fit()
+
+
+def resume(run_dir: str | Path, data_dir: str | Path | None = None, overrides: dict[str, Any] | None = None, *,
+           progress: bool = True, callbacks: Sequence[Callback] | None = None) -> FitResult:
+    """Continue the run in `run_dir` from last.pt with the same data order; `overrides` may change
+    only the TrainConfig fields in RESUMABLE (e.g. more epochs, a new time limit)."""
+    import dataclasses
+
+    from composer.checkpoint import check_tokenizer, load_checkpoint
+    from composer.data import load_data
+    from composer.errors import CheckpointError, InputError
+    from composer.model import Model
+
+    run_dir = Path(run_dir)
+    checkpoint = load_checkpoint(run_dir / "last.pt")
+    bad = set(overrides or {}) - set(RESUMABLE)
+    if bad:
+        raise InputError(f"cannot change {sorted(bad)} when resuming (the data order and model would change)")
+    config = dataclasses.replace(checkpoint.train_config, **(overrides or {}))
+    data_dir = Path(data_dir or checkpoint.extra.get("data_dir", ""))
+    if not str(data_dir):
+        raise CheckpointError("does not say which corpus it was trained on; pass DATA", checkpoint.path)
+    data = load_data(data_dir, checkpoint.data_config)
+    check_tokenizer(checkpoint, data.tokenizer, data_dir)
+    trainer = Trainer(Model(checkpoint.model_config), data, config, run_dir, progress=progress,
+                      callbacks=_default_callbacks(data, config) if callbacks is None else callbacks,
+                      extra={**checkpoint.extra, "data_dir": str(data_dir.resolve())})
+    trainer.load_state(checkpoint)
+    return trainer.fit()
+
+
+def _default_callbacks(data: TrainData, config: TrainConfig) -> list[Callback]:
+    from composer.previews import PreviewWriter
+
+    return [PreviewWriter(data.tokenizer, every=config.preview_every_epochs, max_tokens=config.preview_tokens,
+                          seed=config.seed)]
