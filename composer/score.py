@@ -8,6 +8,7 @@ triplets, quintuplets and 1/32 notes are exact). The tempo map turns ticks into 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -35,6 +36,9 @@ class Note(NamedTuple):
     @property
     def end(self) -> int:
         return self.start + self.duration
+
+
+_NOTE_ORDER = operator.itemgetter(1, 0, 2, 3, 4, 5)  # start, pitch, duration, velocity, program, drum
 
 
 class TempoChange(NamedTuple):
@@ -84,8 +88,9 @@ class Score:
     metadata: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        # Accept any iterables but store sorted tuples, so equal music compares equal.
-        object.__setattr__(self, "notes", tuple(sorted(n if type(n) is Note else Note(*n) for n in self.notes)))
+        # Accept any iterables but store sorted tuples, so equal music compares equal; notes in time order.
+        notes = (n if type(n) is Note else Note(*n) for n in self.notes)
+        object.__setattr__(self, "notes", tuple(sorted(notes, key=_NOTE_ORDER)))
         object.__setattr__(self, "tempos", tuple(sorted(TempoChange(*t) for t in self.tempos)))
         object.__setattr__(self, "time_signatures", tuple(sorted(TimeSignature(*t) for t in self.time_signatures)))
         object.__setattr__(self, "key_signatures", tuple(sorted(KeySignature(*k) for k in self.key_signatures)))

@@ -58,12 +58,12 @@ def test_type1_multitrack_tempo_and_meter_changes(tmp_path: Path) -> None:
     path = _write(tmp_path / "band.mid", [conductor, flute, bass, drums])
     (score,) = load(path)
     assert score.tpq == 96
-    assert score.notes == (
+    assert score.notes == (  # in time order, then by pitch
         Note(36, 0, 24, 100, 0, True),
-        Note(38, 10, 300, 64, 32, False),
-        Note(42, 96, 24, 90, 0, True),
         Note(62, 0, 48, 90, 73, False),
+        Note(38, 10, 300, 64, 32, False),
         Note(64, 48, 250, 90, 73, False),
+        Note(42, 96, 24, 90, 0, True),
     )
     assert score.tempos == (TempoChange(0, 120.0), TempoChange(192, 150.0))
     assert score.time_signatures == (TimeSignature(0, 6, 8), TimeSignature(288, 3, 4))

@@ -75,7 +75,7 @@ def test_tempo_map_is_spent_and_programs_switch_only_on_change():
         "NOTE_OFF:62", "PROGRAM:drums", "VELOCITY:100", "NOTE_ON:36", "TIME_SHIFT:25", "NOTE_OFF:36", "EOS"]
     decoded = TOK.decode(TOK.encode(score))
     assert decoded.tpq == 500 and decoded.tempos == (TempoChange(0, 120.0),)
-    assert decoded.notes == (Note(36, 1000, 250, 100, 0, True), Note(60, 0, 1000, 64, 40), Note(62, 0, 1000, 64, 40))
+    assert decoded.notes == (Note(60, 0, 1000, 64, 40), Note(62, 0, 1000, 64, 40), Note(36, 1000, 250, 100, 0, True))
 
 
 def test_normalize_losses():

@@ -1,0 +1,209 @@
+"""`Composer`: load a checkpoint, prime it with a seed, and sample variations under the token grammar.
+
+The seed runs through the network once; every new token is one step with the state carried. `n`
+variations are one batch. Header tokens (meter, key, tune type) are forced where the user asks.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from composer.errors import CheckpointError, InputError
+from composer.model import Model
+from composer.sampling import SampleConfig, sample_tokens
+from composer.score import Score, key_name_to_signature
+from composer.tokenize.base import BOS, EOS, Tokenizer
+from composer.tokenize.grammar import grammar_for
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default.pt"
+TOKENS_PER_BAR_CAP = 96  # generous: a bar of sixteenths with chords stays under this
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A seed as the model sees it: ids without EOS, and the score they decode to."""
+
+    ids: list[int]
+    score: Score | None
+    title: str = "seed"
+
+
+class Composer:
+    """A trained model and its tokenizer, ready to compose; `.model` and `.tokenizer` are public."""
+
+    def __init__(self, model: Model, tokenizer: Tokenizer, device: str | torch.device = "cpu") -> None:
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = torch.device(device)
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, device: str = "auto") -> Composer:
+        """Load a checkpoint (None: the shipped default model) onto `device` ("auto": CUDA when present)."""
+        from composer.checkpoint import build_model, load_checkpoint
+
+        path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+        if checkpoint is None and not path.exists():
+            raise CheckpointError("the shipped default model is missing; pass --checkpoint RUN/best.pt", path)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        ckpt = load_checkpoint(path, map_location=device)
+        return cls(build_model(ckpt, device), ckpt.tokenizer, device)
+
+    # --- seeds -------------------------------------------------------------------------------
+    def seed(self, seed: str | Path | Score | list[int] | np.ndarray | None, *, key: str | None = None,
+             tune_type: str | None = None, meter: str | None = None) -> Seed:
+        """Encode a seed (path, Score or ids) into a prefix, fitting it into the vocabulary with warnings."""
+        if seed is None:
+            return Seed([BOS], None)
+        if isinstance(seed, (str, Path)):
+            from composer.io import load
+
+            seed = load(seed)[0]
+        title = "seed"
+        if isinstance(seed, Score):
+            title = seed.title or Path(seed.source).stem or title
+            score = self._fit_seed(seed, key=key, tune_type=tune_type, meter=meter)
+            ids = self.tokenizer.encode(score)
+        else:
+            ids = [int(i) for i in seed]
+            if any(not 0 <= i < self.tokenizer.vocab_size for i in ids):
+                raise InputError(f"seed ids must lie in 0…{self.tokenizer.vocab_size - 1}")
+            if not ids or ids[0] != BOS:
+                ids = [BOS] + ids
+        if EOS in ids:
+            ids = ids[: ids.index(EOS)]
+        return Seed(ids, self.tokenizer.decode(ids + [EOS]), title)
+
+    def _fit_seed(self, score: Score, *, key: str | None, tune_type: str | None, meter: str | None) -> Score:
+        """The seed moved into what the vocabulary holds: octave-shifted into the pitch range, drums
+        dropped, transposed to a requested key, with the requested tune type."""
+        cfg = self.tokenizer.config
+        low, high = getattr(cfg, "pitch_low", 0), getattr(cfg, "pitch_high", 127)
+        if any(n.is_drum for n in score.notes) and not getattr(cfg, "use_programs", True):
+            warnings.warn(f"seed {score.source or score.title!r}: drum notes dropped (this model has no drums)", stacklevel=3)
+            score = score.replace(notes=[n for n in score.notes if not n.is_drum])
+        if key is not None and score.key_signature is not None:
+            wanted = key_name_to_signature(key)
+            shift = (wanted.tonic - score.key_signature.tonic + 6) % 12 - 6
+            score = score.transpose(shift).replace(key_signatures=[wanted])
+        pitches = [n.pitch for n in score.notes if not n.is_drum]
+        if pitches and (min(pitches) < low or max(pitches) > high):
+            octaves = _octave_shift(min(pitches), max(pitches), low, high)
+            warnings.warn(f"seed {score.source or score.title!r}: pitches {min(pitches)}–{max(pitches)} lie outside "
+                          f"{low}–{high}; moved {octaves:+d} octave(s), notes still outside dropped", stacklevel=3)
+            score = score.transpose(12 * octaves)
+        if tune_type is not None:
+            score = score.replace(tune_type=tune_type)
+        elif score.tune_type and hasattr(self.tokenizer, "type_value") and \
+                self.tokenizer.type_value(score.tune_type) != score.tune_type:
+            warnings.warn(f"seed tune type {score.tune_type!r} is not in the vocabulary; using 'unknown'", stacklevel=3)
+        if meter is not None and score.time_signature is not None and \
+                f"{score.time_signature.numerator}/{score.time_signature.denominator}" != meter:
+            warnings.warn(f"--meter {meter} ignored: the seed is in {score.time_signature.numerator}/"
+                          f"{score.time_signature.denominator}", stacklevel=3)
+        return score
+
+    # --- composing ---------------------------------------------------------------------------
+    def compose(self, seed: Any = None, n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
+                seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
+                top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
+                meter: str | None = None, rng_seed: int | None = None, include_seed: bool = True) -> list[Score]:
+        """`n` new pieces continuing `seed` (or from the header alone), as Scores.
+
+        Length: `bars` new bars (metric), or `seconds` of music (performance), capped by `max_tokens`.
+        Each Score's metadata holds `seed_end_tick`, where the seed stops and new music begins."""
+        prefix = self.seed(seed, key=key, tune_type=tune_type, meter=meter)
+        rows = self.compose_ids(prefix.ids, n=n, bars=bars, max_tokens=max_tokens, seconds=seconds,
+                                temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type,
+                                key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None)
+        seed_end = _seed_end_tick(self.tokenizer, prefix.ids)
+        scores = []
+        for i, ids in enumerate(rows, start=1):
+            score = self.tokenizer.decode(ids)
+            if not include_seed:
+                score = _drop_before(score, seed_end)
+            title = f"{prefix.title} – variation {i}" if seed is not None else f"composition {i}"
+            scores.append(score.replace(title=title, metadata={**score.metadata, "ids": ids,
+                                                               "seed_end_tick": seed_end if include_seed else 0}))
+        return scores
+
+    def compose_ids(self, prefix: list[int], n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
+                    seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
+                    top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
+                    meter: str | None = None, rng_seed: int | None = None, seeded: bool = True) -> list[list[int]]:
+        """Token rows: `prefix` followed by its sampled continuation, each ending in EOS."""
+        if n < 1:
+            raise InputError(f"n must be at least 1, not {n}")
+        forced = None
+        if self.tokenizer.name == "metric" and len(prefix) <= 1:
+            forced = self.tokenizer.header_ids(meter=meter, key=key, tune_type=tune_type)
+            while len(prefix) < 5 and forced[len(prefix)] is not None:
+                prefix = prefix + [forced[len(prefix)]]
+        grammar = grammar_for(self.tokenizer, forced)
+        steps = max_tokens or self._step_cap(bars, seconds)
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(rng_seed if rng_seed is not None else int(torch.randint(0, 2**31, ()).item()))
+        config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, max_tokens=steps)
+        stop = self._stop_rule(bars, seconds, n)
+        tails = sample_tokens(self.model, prefix, n, steps, grammar, config, EOS, generator, stop)
+        rows = [prefix + tail for tail in tails]
+        return [grammar.complete(r) if grammar is not None else _with_eos(r) for r in rows]
+
+    def _step_cap(self, bars: int | None, seconds: float | None) -> int:
+        if self.tokenizer.name == "metric" and bars is not None:
+            return bars * TOKENS_PER_BAR_CAP + 8
+        if seconds is not None:
+            return int(seconds * 100 * 3) + 16  # ~3 events per 10 ms step at most, in practice far fewer
+        return 1024
+
+    def _stop_rule(self, bars: int | None, seconds: float | None, n: int):
+        """A closure that ends a row at the bar after the last one asked for, or past `seconds`."""
+        table = self.tokenizer.table
+        if self.tokenizer.name == "metric" and bars is not None:
+            bar_id = table.id("BAR", table.values[table.ids_of("BAR")[0]])
+            count = torch.zeros(n, dtype=torch.long, device=self.device)
+
+            def after_bars(tokens: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+                count.add_((tokens == bar_id).long())
+                return count > bars
+
+            return after_bars
+        if seconds is not None and "TIME_SHIFT" in table.offsets:
+            step = torch.zeros(self.tokenizer.vocab_size, device=self.device)
+            ids = table.ids_of("TIME_SHIFT")
+            step[ids] = torch.tensor([float(table.values[i]) for i in ids], device=self.device)
+            unit = getattr(self.tokenizer.config, "time_step_ms", 10) / 1000.0
+            elapsed = torch.zeros(n, device=self.device)
+
+            def after_seconds(tokens: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+                elapsed.add_(step[tokens] * unit)
+                return elapsed > seconds
+
+            return after_seconds
+        return None
+
+
+def _octave_shift(lowest: int, highest: int, low: int, high: int) -> int:
+    """Whole octaves that bring the seed's lowest (or highest) pitch into low…high."""
+    return math.ceil((low - lowest) / 12) if lowest < low else -math.ceil((highest - high) / 12)
+
+
+def _seed_end_tick(tokenizer: Tokenizer, ids: list[int]) -> int:
+    """Tick where the seed's music ends (the end of its last note), 0 for no seed."""
+    return tokenizer.decode(ids + [EOS]).end_tick if len(ids) > 1 else 0
+
+
+def _drop_before(score: Score, tick: int) -> Score:
+    notes = [n._replace(start=n.start - tick) for n in score.notes if n.start >= tick]
+    return score.replace(notes=notes)
+
+
+def _with_eos(row: list[int]) -> list[int]:
+    return row if row and row[-1] == EOS else row + [EOS]

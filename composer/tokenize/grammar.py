@@ -1,0 +1,167 @@
+"""Which token may come next: per-scheme state machines the sampler masks its logits with.
+
+Each grammar tracks a whole batch as tensors and answers `mask(state) -> (B, V)` and
+`advance(state, tokens)` with a few vectorised comparisons, so it adds little to a sampling step.
+Under these grammars every sampled sequence decodes to valid music and re-encodes to itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from composer.tokenize.base import BOS, EOS, PAD, Tokenizer
+
+# metric phases: what the machine expects next
+_H_METER, _H_KEY, _H_TYPE, _H_TEMPO, _FIRST_BAR, _BAR_START, _AFTER_POS, _AFTER_PITCH, _AFTER_VEL, _AFTER_DUR, _DONE = range(11)
+
+
+class MetricGrammar:
+    """Header METER KEY TYPE TEMPO (each may be forced), then bars: positions rise inside the bar,
+    pitches rise inside a position, every PITCH gets its DURATION, EOS only after a complete note."""
+
+    def __init__(self, tokenizer: Tokenizer, forced: list[int | None] | None = None) -> None:
+        table, vocab = tokenizer.table, tokenizer.vocab_size
+        kinds = np.array(table.kinds)
+        self.kind = {k: torch.from_numpy(kinds == k) for k in set(table.kinds)}
+        self.value = torch.full((vocab,), -1, dtype=torch.long)
+        for k in ("POSITION", "PITCH"):
+            ids = table.ids_of(k)
+            self.value[ids] = torch.tensor([int(table.values[i]) for i in ids])
+        self.bar_len = torch.zeros(vocab, dtype=torch.long)
+        for i in table.ids_of("METER"):
+            self.bar_len[i] = tokenizer._bar_len[table.values[i]]
+        has_vel = "VELOCITY" in table.offsets
+        allowed = {
+            _H_METER: ["METER"], _H_KEY: ["KEY"], _H_TYPE: ["TYPE"], _H_TEMPO: ["TEMPO"], _FIRST_BAR: ["BAR"],
+            _BAR_START: ["BAR", "POSITION"], _AFTER_POS: ["PITCH"],
+            _AFTER_PITCH: ["VELOCITY"] if has_vel else ["DURATION"], _AFTER_VEL: ["DURATION"],
+            _AFTER_DUR: ["PITCH", "POSITION", "BAR", "EOS"], _DONE: ["EOS"],
+        }
+        self.phase_mask = torch.zeros(len(allowed), vocab, dtype=torch.bool)  # (phases, V)
+        for phase, ks in allowed.items():
+            for k in ks:
+                self.phase_mask[phase] |= self.kind[k]
+        for slot, token in enumerate((forced or [None] * 5)[1:5]):
+            if token is not None:
+                self.phase_mask[slot] = False
+                self.phase_mask[slot, token] = True
+        self.kinds = table.kinds
+
+    def to(self, device: torch.device) -> MetricGrammar:
+        for name in ("value", "bar_len", "phase_mask"):
+            setattr(self, name, getattr(self, name).to(device))
+        self.kind = {k: v.to(device) for k, v in self.kind.items()}
+        return self
+
+    def start(self, prefix: list[int], batch: int, device: torch.device) -> Tensor:
+        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 4) phase, bar_len, pos, pitch."""
+        self.to(device)
+        state = torch.tensor([[_H_METER, 48, -1, -1]], dtype=torch.long, device=device)
+        for token in prefix[1:] if prefix and prefix[0] == BOS else prefix:
+            state = self.advance(state, torch.tensor([token], device=device))
+        return state.expand(batch, -1).clone()
+
+    def mask(self, state: Tensor) -> Tensor:
+        phase, bar_len, pos, pitch = state.unbind(-1)  # each (B,)
+        allowed = self.phase_mask[phase]  # (B, V)
+        value = self.value.unsqueeze(0)  # (1, V)
+        pos_ok = (value > pos[:, None]) & (value < bar_len[:, None])
+        pitch_ok = value > torch.where(phase == _AFTER_DUR, pitch, torch.full_like(pitch, -1))[:, None]
+        allowed = allowed & (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok)
+        return allowed
+
+    def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
+        phase, bar_len, pos, pitch = state.unbind(-1)
+        kind = {k: v[tokens] for k, v in self.kind.items()}
+        value = self.value[tokens]
+        header = phase <= _H_TEMPO
+        new_phase = torch.where(header, phase + 1, phase)
+        bar_len = torch.where(kind["METER"], self.bar_len[tokens], bar_len)
+        new_phase = torch.where(kind["BAR"], _BAR_START, new_phase)
+        pos = torch.where(kind["BAR"], -1, pos)
+        new_phase = torch.where(kind["POSITION"], _AFTER_POS, new_phase)
+        pos = torch.where(kind["POSITION"], value, pos)
+        pitch = torch.where(kind["POSITION"] | kind["BAR"], -1, pitch)
+        new_phase = torch.where(kind["PITCH"], _AFTER_PITCH, new_phase)
+        pitch = torch.where(kind["PITCH"], value, pitch)
+        new_phase = torch.where(kind["VELOCITY"] if "VELOCITY" in kind else torch.zeros_like(header), _AFTER_VEL, new_phase)
+        new_phase = torch.where(kind["DURATION"], _AFTER_DUR, new_phase)
+        new_phase = torch.where(kind["EOS"] | kind["PAD"], _DONE, new_phase)
+        return torch.stack([new_phase, bar_len, pos, pitch], dim=-1)
+
+    def complete(self, ids: list[int]) -> list[int]:
+        """Cut a row that stopped mid-note (length cap) back to its last complete note, then EOS."""
+        body = [i for i in ids if i not in (EOS, PAD)]
+        while body and self.kinds[body[-1]] != "DURATION" and len(body) > 5:
+            body.pop()
+        return body + [EOS]
+
+
+class PerformanceGrammar:
+    """NOTE_OFF only for a sounding pitch, no NOTE_ON for one already sounding, at most
+    `max_polyphony` notes at once; `complete` closes every note still sounding at the end."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        table, vocab = tokenizer.table, tokenizer.vocab_size
+        self.on_ids = torch.from_numpy(table.ids_of("NOTE_ON"))
+        self.off_ids = torch.from_numpy(table.ids_of("NOTE_OFF"))
+        self.program_ids = torch.from_numpy(table.ids_of("PROGRAM")) if "PROGRAM" in table.offsets else None
+        self.vocab = vocab
+        self.max_polyphony = getattr(tokenizer.config, "max_polyphony", 64)
+        self.pitch_of = torch.full((vocab,), -1, dtype=torch.long)
+        self.pitch_of[self.on_ids] = torch.arange(len(self.on_ids))
+        self.pitch_of[self.off_ids] = torch.arange(len(self.off_ids))
+        self.is_on = torch.zeros(vocab, dtype=torch.bool)
+        self.is_on[self.on_ids] = True
+        self.is_off = torch.zeros(vocab, dtype=torch.bool)
+        self.is_off[self.off_ids] = True
+
+    def start(self, prefix: list[int], batch: int, device: torch.device) -> Tensor:
+        """(B, 128) bool: which pitches sound after the prefix."""
+        for name in ("on_ids", "off_ids", "pitch_of", "is_on", "is_off"):
+            setattr(self, name, getattr(self, name).to(device))
+        state = torch.zeros(1, len(self.on_ids), dtype=torch.bool, device=device)
+        for token in prefix:
+            state = self.advance(state, torch.tensor([token], device=device))
+        return state.expand(batch, -1).clone()
+
+    def mask(self, state: Tensor) -> Tensor:
+        allowed = torch.ones(state.size(0), self.vocab, dtype=torch.bool, device=state.device)
+        allowed[:, [PAD, BOS]] = False
+        full = state.sum(dim=1, keepdim=True) >= self.max_polyphony  # (B, 1)
+        allowed[:, self.on_ids] = ~state & ~full
+        allowed[:, self.off_ids] = state
+        allowed[:, EOS] = ~state.any(dim=1)  # end only with every note closed
+        if self.program_ids is not None:
+            allowed[:, self.program_ids] = False  # instrument changes come from the seed only
+        return allowed
+
+    def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
+        pitch = self.pitch_of[tokens].clamp(min=0)  # (B,)
+        rows = torch.arange(state.size(0), device=state.device)
+        state = state.clone()
+        state[rows, pitch] = torch.where(self.is_on[tokens], True, torch.where(self.is_off[tokens], False, state[rows, pitch]))
+        return state
+
+    def complete(self, ids: list[int]) -> list[int]:
+        """Close every still-sounding note with NOTE_OFFs, then EOS."""
+        body = [i for i in ids if i not in (EOS, PAD)]
+        sounding: set[int] = set()
+        off0, on0 = int(self.off_ids[0]), int(self.on_ids[0])
+        for i in body:
+            if on0 <= i < on0 + len(self.on_ids):
+                sounding.add(i - on0)
+            elif off0 <= i < off0 + len(self.off_ids):
+                sounding.discard(i - off0)
+        return body + [off0 + p for p in sorted(sounding)] + [EOS]
+
+
+def grammar_for(tokenizer: Tokenizer, forced_header: list[int | None] | None = None):
+    """The grammar of the tokenizer's scheme, or None where decoding repairs instead (abc)."""
+    if tokenizer.name == "metric":
+        return MetricGrammar(tokenizer, forced_header)
+    if tokenizer.name == "performance":
+        return PerformanceGrammar(tokenizer)
+    return None
