@@ -105,8 +105,8 @@ def test_decode_is_robust_to_model_output():
     ids = [BOS, off(50), vel(100), on(60), on(60), shift(10), on(60), shift(20), off(60), off(60),
            prog("drums"), on(36), shift(5), on(64), shift(3), EOS, on(70)]
     assert TOK.decode(ids).notes == (
-        Note(36, 300, 80, 100, 0, True),  # never closed: ends at the last time reached
         Note(60, 0, 100, 100), Note(60, 100, 200, 100),  # repeated NOTE_ON closes; zero-length merged
+        Note(36, 300, 80, 100, 0, True),  # never closed: ends at the last time reached
         Note(64, 350, 30, 100, 0, True))
     assert TOK.decode([on(60)]).notes == (Note(60, 0, 10, 80),)  # default velocity; 1 step
     long = [on(60)] + [shift(100)] * 8 + [on(62), shift(1)]
