@@ -6,6 +6,7 @@ for the traceback. Ctrl-C exits with 130 and leaves resumable state behind.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -63,6 +64,113 @@ def corpus_build(
     typer.echo(report.summary())
     for src, reason in report.failed[:20]:
         typer.echo(f"  failed {src}: {reason}")
+
+
+@app.command("train")
+def train_command(
+    data: Annotated[Path | None, typer.Argument(help="Corpus folder from `composer tokenize` (optional with --resume).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder: last.pt, best.pt, metrics, previews.")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last.pt.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the training split.")] = None,
+    cell: Annotated[str | None, typer.Option(help="lstm, gru, rnn, scratch_lstm or peephole_lstm.")] = None,
+    layers: Annotated[int | None, typer.Option(help="Recurrent layers.")] = None,
+    hidden: Annotated[int | None, typer.Option(help="Units per recurrent layer.")] = None,
+    emb: Annotated[int | None, typer.Option(help="Token embedding size.")] = None,
+    dropout: Annotated[float | None, typer.Option(help="Dropout between layers and before the head.")] = None,
+    seq_len: Annotated[int | None, typer.Option(help="Tokens per training window.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Windows per step (split over torchrun processes).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (AdamW).")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop cleanly (saving last.pt) after this long.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop cleanly after this many steps in all.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 …")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the initial weights and the data order.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Start afresh in an --out folder that holds a run.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a model on a corpus folder; defaults come from ModelConfig, DataConfig and TrainConfig."""
+    import dataclasses
+    import os
+
+    from composer import train as training
+    from composer.data import DataConfig
+    from composer.errors import InputError
+
+    given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731
+    model_opts = given(cell=cell, layers=layers, hidden=hidden, emb=emb, dropout=dropout)
+    data_opts = given(seq_len=seq_len, batch_size=batch_size)
+    train_opts = given(epochs=epochs, lr=lr, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed)
+    if resume is not None:
+        fixed = sorted({**model_opts, **data_opts, **{k: v for k, v in train_opts.items()
+                                                       if k not in training.RESUMABLE}})
+        if fixed:
+            raise InputError(f"--resume continues a run as it was set up; drop {', '.join('--' + k.replace('_', '-') for k in fixed)}")
+        result = training.resume(resume, data, train_opts, progress=not quiet)
+    else:
+        if data is None or out is None:
+            raise InputError("give a corpus folder and --out RUN_DIR (or --resume RUN_DIR)")
+        try:
+            data_config = dataclasses.replace(DataConfig(), **data_opts)
+            train_config = dataclasses.replace(training.TrainConfig(), **train_opts)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+        result = training.train(data, out, model_opts, data_config, train_config, force=force, progress=not quiet)
+    if int(os.environ.get("RANK", "0")) == 0:
+        best = "" if result.best_val_loss is None else (
+            f"; best val loss {result.best_val_loss:.4f} (perplexity {math.exp(result.best_val_loss):.2f})")
+        typer.echo(f"{result.stopped}: step {result.step}, epoch {result.epoch}, "
+                   f"{result.tokens_per_second:,.0f} tokens/s{best}; run in {result.run_dir}")
+
+
+@app.command()
+def info(checkpoint: Annotated[Path, typer.Argument(help="A .pt file written by `composer train`.")]) -> None:
+    """Print a checkpoint's configs, vocabulary, parameter count, progress and best validation loss."""
+    import dataclasses
+
+    from composer.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(checkpoint)
+    params = sum(t.numel() for t in ck.model_state.values())
+    typer.echo(f"checkpoint  {checkpoint} (composer {ck.composer_version})")
+    typer.echo(f"tokenizer   {ck.tokenizer.name}, {ck.tokenizer.vocab_size} tokens")
+    typer.echo(f"parameters  {params:,}")
+    typer.echo(f"progress    step {ck.step}, epoch {ck.epoch} (+{ck.step_in_epoch} steps)")
+    if ck.best_val_loss is not None:
+        typer.echo(f"best val    loss {ck.best_val_loss:.4f} nats/token, perplexity {math.exp(ck.best_val_loss):.3f}, "
+                   f"{ck.best_val_loss / math.log(2):.3f} bits/token")
+    for label, config in (("model", ck.model_config), ("data", ck.data_config), ("train", ck.train_config)):
+        typer.echo(f"{label:<11} " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
+    if ck.extra.get("data_dir"):
+        typer.echo(f"trained on  {ck.extra['data_dir']}")
+
+
+@app.command()
+def baseline(
+    data: Annotated[Path, typer.Argument(help="Corpus folder from `composer tokenize`.")],
+    orders: Annotated[str, typer.Option(help="n-gram orders: a range 1-10 or a list 1,3,5.")] = "1-10",
+    val_fraction: Annotated[float | None, typer.Option(help="Share of pieces held out (as in train).")] = None,
+    split_seed: Annotated[int | None, typer.Option(help="Seed of the piece split (as in train).")] = None,
+) -> None:
+    """Kneser-Ney n-gram perplexity on the validation pieces, per order — the bar the LSTM must clear."""
+    from composer.baseline import perplexity_by_order
+    from composer.data import DataConfig, open_corpus, split_pieces
+    from composer.errors import InputError
+
+    try:
+        lo, _, hi = orders.partition("-")
+        wanted = list(range(int(lo), int(hi) + 1)) if hi else [int(o) for o in orders.split(",")]
+    except ValueError:
+        raise InputError(f"--orders takes a range like 1-10 or a list like 1,3,5, not {orders!r}") from None
+    defaults = DataConfig()
+    corpus = open_corpus(data)
+    train_ids, val_ids = split_pieces(len(corpus), defaults.val_fraction if val_fraction is None else val_fraction,
+                                      defaults.split_seed if split_seed is None else split_seed)
+    if len(val_ids) == 0:
+        raise InputError("no validation pieces: the corpus needs at least two pieces and --val-fraction > 0", data)
+    result = perplexity_by_order(corpus.pieces(train_ids), corpus.pieces(val_ids), corpus.tokenizer.vocab_size, wanted)
+    typer.echo(f"{len(train_ids)} train / {len(val_ids)} val pieces, {corpus.tokenizer.name} tokens "
+               f"({corpus.tokenizer.vocab_size}); Kneser-Ney n-gram perplexity on val:")
+    for n, ppl in result.items():
+        typer.echo(f"  n={n:<2} perplexity {ppl:8.3f}  ({math.log2(ppl):.3f} bits/token)")
 
 
 # --- entry point ---------------------------------------------------------------------------------

@@ -357,7 +357,7 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
     `model_overrides` are ModelConfig fields (vocab_size comes from the corpus). `callbacks=None`
     adds the preview writer (seed-tune continuations as MIDI)."""
     from composer.data import DataConfig, load_data
-    from composer.errors import OutputError
+    from composer.errors import InputError, OutputError
     from composer.model import Model, ModelConfig
 
     run_dir = Path(run_dir)
@@ -369,8 +369,12 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
     if existing and int(os.environ.get("RANK", "0")) == 0:
         for name in RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
+    try:
+        model_config = ModelConfig(vocab_size=data.vocab_size, **(model_overrides or {}))
+    except (TypeError, ValueError) as e:
+        raise InputError(f"bad model option: {e}") from None
     torch.manual_seed(config.seed)
-    model = Model(ModelConfig(vocab_size=data.vocab_size, **(model_overrides or {})))
+    model = Model(model_config)
     trainer = Trainer(model, data, config, run_dir, progress=progress,
                       callbacks=_default_callbacks(data, config) if callbacks is None else callbacks,
                       extra={"data_dir": str(Path(data_dir).resolve())})
