@@ -17,8 +17,17 @@ from typing import Any
 import numpy as np
 
 from composer.errors import InputError, TokenizeError
-from composer.score import DEFAULT_QPM, MODES, PITCH_CLASS_NAMES, KeySignature, Note, Score, TempoChange
-from composer.score import TimeSignature, key_name_to_signature
+from composer.score import (
+    DEFAULT_QPM,
+    MODES,
+    PITCH_CLASS_NAMES,
+    KeySignature,
+    Note,
+    Score,
+    TempoChange,
+    TimeSignature,
+    key_name_to_signature,
+)
 from composer.tokenize.base import BOS, EOS, Tokenizer
 
 DECODE_TPQ = 480
@@ -149,6 +158,7 @@ class MetricTokenizer(Tokenizer):
         return int(self._tempos[np.searchsorted(self._tempo_mids, qpm)])
 
     def type_value(self, tune_type: str | None) -> str:
+        """TYPE value of a tune type: itself if listed, else 'unknown'."""
         return tune_type if tune_type in self.config.tune_types else UNKNOWN_TYPE
 
     def header_ids(self, meter: str | None = None, key: str | None = None, tune_type: str | None = None,
@@ -178,6 +188,10 @@ class MetricTokenizer(Tokenizer):
             out[4] = self.table.id("TEMPO", self.tempo_value(qpm))
         return out
 
+    def bar_length(self, meter: str) -> int:
+        """Positions in one bar of a METER value ('6/8' → 36 at 12 per beat); KeyError if not in the vocabulary."""
+        return self._bar_len[meter]
+
     def kind_of(self, token_id: int) -> str:
         """Kind name of an id ('BAR', 'PITCH', …; 'PAD'/'BOS'/'EOS' for the specials)."""
         return self.table.kinds[token_id]
@@ -203,7 +217,7 @@ class MetricTokenizer(Tokenizer):
         ends = [s for s, _, _ in segs[1:]] + [None]
         last = int(notes[-1, 0]) if len(notes) else 0
         starts = np.concatenate([
-            np.arange(s, e if e is not None else s + (last - s) // n * n + 1, n) for (s, n, _), e in zip(segs, ends)])
+            np.arange(s, e if e is not None else s + (last - s) // n * n + 1, n) for (s, n, _), e in zip(segs, ends, strict=True)])
         meters = [(int(np.searchsorted(starts, s)), v) for s, _, v in segs[1:]]
         key = _key_value(score.key_signature) if score.key_signature else NO_KEY
         return _Layout(meter, key, self.type_value(score.tune_type), self.tempo_value(self._first_qpm(score)),
