@@ -239,3 +239,11 @@ def test_all_oneills_tunes(oneills_scores):
         assert norm == TOK.normalize(score) and TOK.encode(norm) == ids, score.title
         exact += [n[:3] for n in norm.notes] == [n[:3] for n in score.notes]
     assert len(oneills_scores) == 2009 and exact >= 1870  # 1,873 measured: the rest hold 32nd notes
+
+
+@pytest.mark.parametrize("bad", [dict(positions_per_beat=7), dict(pitch_low=50, pitch_high=40), dict(meters=("6/7",)),
+                                 dict(meters=("6/8", "6/8")), dict(tempo_bins=100, tempo_max=60), dict(meters=("other",))])
+def test_bad_configs_are_refused(bad):
+    with pytest.raises(InputError):
+        Tokenizer.create("metric", **bad)
+    assert MetricTokenizer(MetricConfig(positions_per_beat=2)).table.values[4:22][-3:] == ["1/4", "1/8", "other"]  # 1/16 left out

@@ -76,10 +76,20 @@ class MetricConfig:
             raise InputError(f"velocity_bins must be 0-127, not {self.velocity_bins}")
         if self.tempo_bins < 2 or not 0 < self.tempo_min < self.tempo_max:
             raise InputError("need tempo_bins >= 2 and 0 < tempo_min < tempo_max")
+        if len(set(_tempo_centres(self))) != self.tempo_bins:
+            raise InputError(f"{self.tempo_bins} tempo bins over {self.tempo_min}-{self.tempo_max} qpm round to equal values")
         for m in self.meters:
             _parse_meter(m)
+        if len(set(self.meters)) != len(self.meters) or len(set(self.tune_types)) != len(self.tune_types):
+            raise InputError("meters and tune_types must not repeat a value")
         if OTHER_METER in self.meters or UNKNOWN_TYPE in self.tune_types:
             raise InputError(f"{OTHER_METER!r}/{UNKNOWN_TYPE!r} are added by the tokenizer; do not list them")
+
+
+def _tempo_centres(c: MetricConfig) -> list[int]:
+    """TEMPO values: `tempo_bins` whole qpm, log-spaced from tempo_min to tempo_max."""
+    span = c.tempo_max / c.tempo_min
+    return [round(c.tempo_min * span ** (i / (c.tempo_bins - 1))) for i in range(c.tempo_bins)]
 
 
 def _parse_meter(text: str) -> tuple[int, int]:
@@ -124,13 +134,12 @@ class MetricTokenizer(Tokenizer):
         ppb = c.positions_per_beat
         meters = [m for m in c.meters if _bar_positions(m, ppb)] + [OTHER_METER]
         fine, top = c.fine_duration_beats * ppb, c.max_duration_beats * ppb
-        span = c.tempo_max / c.tempo_min
         ranges: list[tuple[str, Sequence[Any]]] = [
             ("BAR", ("|",)),
             ("METER", meters),
             ("KEY", [*KEYS, NO_KEY]),
             ("TYPE", [*c.tune_types, UNKNOWN_TYPE]),
-            ("TEMPO", [round(c.tempo_min * span ** (i / (c.tempo_bins - 1))) for i in range(c.tempo_bins)]),
+            ("TEMPO", _tempo_centres(c)),
             ("POSITION", range(max(_bar_positions(m, ppb) for m in meters))),
         ]
         if c.use_programs:
