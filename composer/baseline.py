@@ -171,9 +171,10 @@ class NGramModel:
     def log_probs(self, sequences: Sequence[np.ndarray], order: int | None = None) -> list[np.ndarray]:
         """Per-token natural-log probabilities of each sequence (all tokens after its first)."""
         order = self._order(order)
+        sequences = [np.asarray(s).ravel() for s in sequences]
         x, scored = _concat(sequences, self.vocab_size, self.config.order - 1, self.vocab_size)
         flat = self._scores(x, scored, order) if x.size else np.zeros(0)
-        lengths = [max(len(np.asarray(s).ravel()) - 1, 0) for s in sequences]
+        lengths = [max(s.size - 1, 0) for s in sequences]
         return np.split(flat, np.cumsum(lengths)[:-1]) if lengths else []
 
     def log_prob(self, sequence: np.ndarray, order: int | None = None) -> np.ndarray:
