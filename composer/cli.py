@@ -83,6 +83,7 @@ def train_command(
     max_minutes: Annotated[float | None, typer.Option(help="Stop cleanly (saving last.pt) after this long.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop cleanly after this many steps in all.")] = None,
     device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 …")] = None,
+    log_every: Annotated[int | None, typer.Option(help="Steps between train-loss lines in metrics.jsonl.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the initial weights and the data order.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start afresh in an --out folder that holds a run.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -98,7 +99,8 @@ def train_command(
     given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731
     model_opts = given(cell=cell, layers=layers, hidden=hidden, emb=emb, dropout=dropout)
     data_opts = given(seq_len=seq_len, batch_size=batch_size)
-    train_opts = given(epochs=epochs, lr=lr, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed)
+    train_opts = given(epochs=epochs, lr=lr, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed,
+                       log_every=log_every)
     if resume is not None:
         fixed = sorted({**model_opts, **data_opts, **{k: v for k, v in train_opts.items()
                                                        if k not in training.RESUMABLE}})

@@ -307,14 +307,17 @@ def loss_curve_png(history: list[dict[str, Any]]) -> bytes:
 
     fig = Figure(figsize=(7, 4), dpi=100)
     ax = fig.add_subplot()
+    plotted = False
     for kind, key, style in (("train", "loss", "-"), ("val", "val_loss", "o-")):
         points = [(e["step"], e[key]) for e in history if e.get("event") == kind]
         if points:
             ax.plot(*zip(*points), style, label=f"{kind} loss")
+            plotted = True
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats/token)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if plotted:
+        ax.legend()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()

@@ -1,0 +1,168 @@
+"""composer.train: schedule, a real fit with its records, exact resume, stop rules, previews, CLI, DDP."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from corpus_helpers import small_tokenizer, synthetic_pieces, write_corpus
+
+from composer.checkpoint import load_checkpoint
+from composer.cli import main
+from composer.data import DataConfig
+from composer.errors import OutputError
+from composer.train import TrainConfig, lr_factor, resume, train
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = {"layers": 1, "emb": 16, "hidden": 24, "dropout": 0.2}
+DATA = DataConfig(seq_len=16, batch_size=8, val_fraction=0.2, transpose=(-2, 2))
+FAST = dict(epochs=2, lr=1e-2, warmup_steps=3, log_every=1, checkpoint_every_steps=4, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    tok = small_tokenizer()
+    return write_corpus(tmp_path_factory.mktemp("c") / "corpus", tok, synthetic_pieces(tok, 24), shard_tokens=900)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run 100× slower with 2 OpenMP threads on a busy 2-core machine; one thread is fastest."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _events(run: Path, kind: str) -> list[dict]:
+    return [e for e in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if e["event"] == kind]
+
+
+def test_schedule_warms_up_then_decays_to_the_floor():
+    assert [round(lr_factor(s, 4, 104, 0.1), 4) for s in (0, 1, 3)] == [0.25, 0.5, 1.0]
+    assert lr_factor(4, 4, 104, 0.1) == 1.0
+    assert lr_factor(54, 4, 104, 0.1) == pytest.approx(0.55)
+    assert lr_factor(104, 4, 104, 0.1) == pytest.approx(0.1) == lr_factor(500, 4, 104, 0.1)
+
+
+def test_fit_learns_and_writes_its_records(corpus, tmp_path):
+    run = tmp_path / "run"
+    result = train(corpus, run, MODEL, DATA, TrainConfig(**FAST), progress=False, callbacks=[])
+    assert result.stopped == "done" and result.epoch == 2 and result.step > 10
+    train_losses = [e["loss"] for e in _events(run, "train")]
+    assert len(train_losses) == result.step and train_losses[0] > math.log(170) - 0.3
+    assert sum(train_losses[-3:]) / 3 < train_losses[0] - 1.5  # the melodies are easy to learn
+    vals = _events(run, "val")
+    assert [v["epoch"] for v in vals] == [1, 2]
+    for v in vals:
+        assert v["perplexity"] == pytest.approx(math.exp(v["val_loss"]))
+        assert v["bits_per_token"] == pytest.approx(v["val_loss"] / math.log(2))
+    assert result.best_val_loss == min(v["val_loss"] for v in vals)
+    assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    last, best = load_checkpoint(run / "last.pt"), load_checkpoint(run / "best.pt")
+    assert (last.step, last.epoch, last.step_in_epoch) == (result.step, 2, 0)
+    assert best.best_val_loss == result.best_val_loss and last.extra["data_dir"] == str(corpus.resolve())
+    assert last.data_config == DATA and last.model_config.hidden == 24
+    with pytest.raises(OutputError, match="--resume"):
+        train(corpus, run, MODEL, DATA, TrainConfig(**FAST), progress=False, callbacks=[])
+
+
+def test_resumed_run_equals_uninterrupted_run(corpus, tmp_path):
+    cfg = TrainConfig(**{**FAST, "max_steps": 17})
+    whole = train(corpus, tmp_path / "whole", MODEL, DATA, cfg, progress=False, callbacks=[])
+    cut = train(corpus, tmp_path / "cut", MODEL, DATA, TrainConfig(**{**FAST, "max_steps": 6}), progress=False,
+                callbacks=[])
+    assert cut.stopped == "max_steps" and load_checkpoint(tmp_path / "cut" / "last.pt").step == 6
+    again = resume(tmp_path / "cut", overrides={"max_steps": 17}, progress=False, callbacks=[])
+    assert again.step == whole.step == 17 and again.epoch == whole.epoch
+    a = [e["loss"] for e in _events(tmp_path / "whole", "train")]
+    b = [e["loss"] for e in _events(tmp_path / "cut", "train")]
+    assert len(a) == len(b) == 17 and max(abs(x - y) for x, y in zip(a, b)) < 1e-6
+    assert [v["val_loss"] for v in _events(tmp_path / "whole", "val")] == pytest.approx(
+        [v["val_loss"] for v in _events(tmp_path / "cut", "val")], abs=1e-6)
+    wa, wb = (load_checkpoint(tmp_path / r / "last.pt").model_state for r in ("whole", "cut"))
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+
+def test_max_minutes_stops_cleanly_and_leaves_a_checkpoint(corpus, tmp_path):
+    result = train(corpus, tmp_path / "r", MODEL, DATA, TrainConfig(**{**FAST, "max_minutes": 0.0}),
+                   progress=False, callbacks=[])
+    assert (result.stopped, result.step) == ("max_minutes", 1)
+    assert load_checkpoint(tmp_path / "r" / "last.pt").step == 1
+    assert _events(tmp_path / "r", "stop") == [{"event": "stop", "reason": "max_minutes", "step": 1, "epoch": 0}]
+
+
+def test_previews_continue_the_seed_tunes_as_midi(tmp_path):
+    from composer.io import load
+    from composer.model import Model, ModelConfig
+    from composer.previews import PreviewWriter
+    from composer.tokenize import Tokenizer
+
+    tok = Tokenizer.create("performance")
+    torch.manual_seed(0)
+    model = Model(ModelConfig(vocab_size=tok.vocab_size, layers=1, emb=8, hidden=16))
+    logged = []
+    trainer = SimpleNamespace(rank=0, run_dir=tmp_path, device=torch.device("cpu"), model=model, log=logged.append)
+    writer = PreviewWriter(tok, ROOT / "midi_corpus" / "seeds", every=2, max_tokens=40, prefix_tokens=30)
+    writer(trainer, 1, {})
+    assert not (tmp_path / "previews").exists()
+    writer(trainer, 2, {})
+    files = sorted((tmp_path / "previews" / "epoch-002").glob("*.mid"))
+    seeds = sorted(p.stem for p in (ROOT / "midi_corpus" / "seeds").glob("*.abc"))
+    assert [f.stem for f in files] == logged[0]["written"] and len(files) + len(logged[0]["failed"]) == len(seeds)
+    assert len(files) >= len(seeds) - 1 and load(files[0])[0].notes  # the seed's opening survives
+    PreviewWriter(tok, tmp_path / "no-seeds", every=1)(trainer, 1, {})  # no seeds: nothing, no error
+
+
+def _cli(args: list) -> int:
+    try:
+        main([str(a) for a in args])
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def test_cli_train_info_baseline(corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    common = ["--seq-len", 16, "--batch-size", 8, "--hidden", 16, "--emb", 8, "--layers", 1, "--device", "cpu", "-q"]
+    assert _cli(["train", corpus, "--out", run, "--max-steps", 3, *common]) == 0
+    assert "max_steps: step 3, epoch 0" in capsys.readouterr().out
+    assert _cli(["train", corpus, "--out", run, "--max-steps", 3, *common]) == 1
+    assert "--resume" in capsys.readouterr().err
+    assert _cli(["train", "--resume", run, "--hidden", 32]) == 1
+    assert "drop --hidden" in capsys.readouterr().err
+    assert _cli(["train", "--resume", run, "--max-steps", 5, "-q"]) == 0
+    assert "step 5" in capsys.readouterr().out
+    assert _cli(["info", run / "last.pt"]) == 0
+    out = capsys.readouterr().out
+    assert "performance, 170 tokens" in out and "step 5, epoch 0 (+5 steps)" in out and "hidden=16" in out
+    assert "parameters  " + f"{170 * 8 + 4 * 16 * (8 + 16 + 2) + 16 * 170 + 170:,}" in out
+    assert _cli(["baseline", corpus, "--orders", "1-3"]) == 0
+    out = capsys.readouterr().out
+    assert "n=1" in out and "n=3" in out and "n=4" not in out
+    assert _cli(["train", corpus, "--out", tmp_path / "x", "--cell", "transformer", *common]) == 1
+    assert "unknown cell" in capsys.readouterr().err
+
+
+def test_torchrun_two_processes_match_one(corpus, tmp_path):
+    """Two gloo ranks, each taking half of every global batch, train the same weights as one process."""
+    args = [corpus, "--seq-len", 16, "--batch-size", 8, "--hidden", 16, "--emb", 8, "--layers", 1,
+            "--dropout", 0, "--max-steps", 4, "--log-every", 1, "--device", "cpu", "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", "-m",
+           "composer", "train", *map(str, args), "--out", str(tmp_path / "ddp")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert _cli(["train", *args, "--out", tmp_path / "one"]) == 0
+    a = [e["loss"] for e in _events(tmp_path / "ddp", "train")]
+    b = [e["loss"] for e in _events(tmp_path / "one", "train")]
+    assert len(a) == len(b) == 4 and max(abs(x - y) for x, y in zip(a, b)) < 1e-4
+    wa, wb = (load_checkpoint(tmp_path / r / "last.pt").model_state for r in ("ddp", "one"))
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-4) for k in wa)
