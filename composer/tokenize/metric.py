@@ -32,7 +32,6 @@ from composer.tokenize.base import BOS, EOS, Tokenizer
 
 DECODE_TPQ = 480
 HEADER_KINDS = ("BOS", "METER", "KEY", "TYPE", "TEMPO")  # fixed order of the header, then BAR
-BODY_KINDS = ("BAR", "METER", "KEY", "POSITION", "PROGRAM", "PITCH", "VELOCITY", "DURATION")
 OTHER_METER = "other"  # a first meter with no listed equal-length meter (or none): 4-beat bars
 NO_KEY = "none"
 UNKNOWN_TYPE = "unknown"
@@ -42,6 +41,7 @@ TUNE_TYPES = ("reel", "jig", "slip jig", "hornpipe", "polka", "slide", "waltz", 
               "mazurka", "barndance", "strathspey", "set dance", "long dance", "fling", "song")
 KEYS = tuple(f"{PITCH_CLASS_NAMES[t]} {m}" for m in MODES for t in range(12))
 DRUMS = 128
+MAX_BARS = 100_000  # encode refuses longer pieces rather than write millions of BAR tokens
 _KINDS = ("BAR", "METER", "KEY", "TYPE", "TEMPO", "POSITION", "PROGRAM", "PITCH", "VELOCITY", "DURATION")
 _BAR, _METER, _KEY, _TYPE, _TEMPO, _POS, _PROG, _PITCH, _VEL, _DUR = range(len(_KINDS))
 
@@ -222,9 +222,11 @@ class MetricTokenizer(Tokenizer):
         meter = OTHER_METER if ts is None else self.meter_value(ts.numerator, ts.denominator)
         shift = self._shift(score, self._bar_len[meter])
         notes = self._grid_notes(score, shift)
-        segs = self._segments(score, meter, shift, int(notes[-1, 0]) if len(notes) else 0)
-        ends = [s for s, _, _ in segs[1:]] + [None]
         last = int(notes[-1, 0]) if len(notes) else 0
+        if last > MAX_BARS * self._bar_len[meter]:
+            raise self._error(score, f"a note starts after bar {MAX_BARS:,}; this scheme writes every bar")
+        segs = self._segments(score, meter, shift, last)
+        ends = [s for s, _, _ in segs[1:]] + [None]
         starts = np.concatenate([
             np.arange(s, e if e is not None else s + (last - s) // n * n + 1, n) for (s, n, _), e in zip(segs, ends, strict=True)])
         meters = [(int(np.searchsorted(starts, s)), v) for s, _, v in segs[1:]]
@@ -240,7 +242,8 @@ class MetricTokenizer(Tokenizer):
 
     def _shift(self, score: Score, bar0: int) -> int:
         """Positions added to every time so a pickup ends bar 0: bar length − pickup, or 0."""
-        pickup = Fraction(int(score.metadata.get("pickup_ticks") or 0) * self._ppb, score.tpq)
+        ticks = score.metadata.get("pickup_ticks")
+        pickup = Fraction(ticks * self._ppb, score.tpq) if isinstance(ticks, (int, np.integer)) else Fraction(0)
         if pickup.denominator != 1 or not 0 < pickup < bar0:
             return 0
         return bar0 - int(pickup)
