@@ -207,6 +207,7 @@ class TrainData:
         self.train = _Stream(corpus, self.train_pieces)
         self.val = _Stream(corpus, self.val_pieces)
         self.augment = Augmenter(corpus.tokenizer, config) if augment else None
+        self._starts, self._starts_key = np.zeros(0, dtype=np.int64), (-1, -1)
         t = config.seq_len
         self.windows_per_epoch = (self.train.n_tokens - t) // t
         self.steps_per_epoch = self.windows_per_epoch // config.batch_size
@@ -220,10 +221,13 @@ class TrainData:
         return self.tokenizer.vocab_size
 
     def _epoch_starts(self, epoch: int, seed: int) -> np.ndarray:
-        rng = np.random.default_rng([seed, epoch])
-        t = self.config.seq_len
-        phase = int(rng.integers(0, t))
-        return phase + t * rng.permutation(self.windows_per_epoch)  # (W,) window starts
+        """(W,) window starts of `epoch`, in visiting order; kept while that epoch is being read."""
+        if self._starts_key != (epoch, seed):
+            rng = np.random.default_rng([seed, epoch])
+            t = self.config.seq_len
+            phase = int(rng.integers(0, t))
+            self._starts, self._starts_key = phase + t * rng.permutation(self.windows_per_epoch), (epoch, seed)
+        return self._starts
 
     def batch(self, epoch: int, step: int, seed: int = 0, rank: int = 0, world: int = 1) -> tuple[Tensor, Tensor]:
         """Batch `step` of `epoch` — rank's share (batch_size / world rows) — as (x, y) LongTensors (B, T)."""
