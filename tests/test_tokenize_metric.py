@@ -247,3 +247,14 @@ def test_bad_configs_are_refused(bad):
     with pytest.raises(InputError):
         Tokenizer.create("metric", **bad)
     assert MetricTokenizer(MetricConfig(positions_per_beat=2)).table.values[4:22][-3:] == ["1/4", "1/8", "other"]  # 1/16 left out
+
+
+def test_programs_and_velocities_when_enabled():
+    score = Score([Note(60, 0, 480, 100, 40), Note(36, 0, 480, 127, 0, True), Note(64, 0, 240, 20, 0), Note(62, 480, 480, 64, 0)],
+                  time_signatures=[(0, 2, 4)])
+    assert RICH.tokens(RICH.encode(score))[5:] == [
+        "BAR:|", "POSITION:0", "PITCH:64", "VELOCITY:32", "DURATION:6", "PROGRAM:40", "PITCH:60", "VELOCITY:112",
+        "DURATION:12", "PROGRAM:drums", "PITCH:36", "VELOCITY:127", "DURATION:12",
+        "POSITION:12", "PROGRAM:0", "PITCH:62", "VELOCITY:64", "DURATION:12", "EOS"]
+    assert RICH.decode(RICH.encode(score)).notes[:2] == (Note(36, 0, 480, 127, 0, True), Note(60, 0, 480, 112, 40))
+    assert [n.pitch for n in TOK.normalize(score).notes] == [60, 64, 62]  # no programs: drums dropped
