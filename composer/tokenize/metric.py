@@ -156,6 +156,8 @@ class MetricTokenizer(Tokenizer):
         """METER value of a time signature: itself if listed, else a listed meter of equal bar length,
         else 'other'."""
         text = f"{numerator}/{denominator}"
+        if numerator < 1 or denominator < 1:
+            return OTHER_METER
         if text in self._bar_len:
             return text
         length = Fraction(4 * numerator * self._ppb, denominator)
