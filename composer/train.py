@@ -35,7 +35,10 @@ Callback = Callable[["Trainer", int, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation, schedule, device and bookkeeping for one run (defaults fit the folk corpus)."""
+    """Optimisation, schedule, device and bookkeeping for one run (defaults fit the folk corpus).
+
+    Warm-up lasts warmup_steps, or a fifth of the run when that is shorter; the cosine then runs to
+    the end of the last epoch (max_steps and max_minutes stop early without changing the schedule)."""
 
     epochs: int = 20
     lr: float = 2e-3
@@ -119,8 +122,9 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                            fused=self.device.type == "cuda" or None)
         self.total_steps = config.epochs * data.steps_per_epoch
+        warmup = min(config.warmup_steps, self.total_steps // 5)  # a short run still reaches the peak lr
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, config.warmup_steps, self.total_steps, config.min_lr_ratio))
+            self.optimizer, lambda s: lr_factor(s, warmup, self.total_steps, config.min_lr_ratio))
         self.step = self.epoch = self.step_in_epoch = 0
         self.best_val_loss: float | None = None
         self.history: list[dict[str, Any]] = []
@@ -311,7 +315,7 @@ def loss_curve_png(history: list[dict[str, Any]]) -> bytes:
     for kind, key, style in (("train", "loss", "-"), ("val", "val_loss", "o-")):
         points = [(e["step"], e[key]) for e in history if e.get("event") == kind]
         if points:
-            ax.plot(*zip(*points), style, label=f"{kind} loss")
+            ax.plot(*zip(*points, strict=True), style, label=f"{kind} loss")
             plotted = True
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats/token)")

@@ -75,7 +75,7 @@ def test_windows_are_stream_slices_visited_once_per_epoch(tmp_path, tok):
     seen = []
     for x, y in data.epoch(0, seed=7):
         assert x.dtype == torch.long and x.shape == (4, t) and torch.equal(x[:, 1:], y[:, :-1])
-        for row_x, row_y in zip(x.numpy(), y.numpy()):
+        for row_x, row_y in zip(x.numpy(), y.numpy(), strict=True):
             start = next(s for s in range(len(stream) - t) if np.array_equal(stream[s : s + t], row_x)
                          and stream[s + t] == row_y[-1])
             seen.append(start)
@@ -89,7 +89,7 @@ def test_transposition_moves_whole_windows_and_never_leaves_the_range(tmp_path, 
     t = tok.table
     high = [melody_piece(tok, [70, 72, 71, 72] * 8) for _ in range(6)]  # touches the top (72)
     low = [melody_piece(tok, [60, 61, 60, 62] * 8) for _ in range(6)]  # touches the bottom (60)
-    root = write_corpus(tmp_path / "aug", tok, [p for pair in zip(high, low) for p in pair])
+    root = write_corpus(tmp_path / "aug", tok, [p for pair in zip(high, low, strict=True) for p in pair])
     cfg = DataConfig(seq_len=32, batch_size=4, val_fraction=0.0, transpose=(-3, 3))
     plain, aug = TrainData(open_corpus(root), cfg, augment=False), TrainData(open_corpus(root), cfg)
     on = t.ids_of("NOTE_ON")
@@ -98,8 +98,8 @@ def test_transposition_moves_whole_windows_and_never_leaves_the_range(tmp_path, 
         x0, y0 = plain.batch(2, step)
         x1, y1 = aug.batch(2, step)
         assert torch.equal(x1[:, 1:], y1[:, :-1]) and (x1 >= 0).all() and (y1 >= 0).all()
-        for a, b in zip(torch.cat([x0, y0[:, -1:]], 1).numpy(), torch.cat([x1, y1[:, -1:]], 1).numpy()):
-            k = {int(q - p) for p, q in zip(a, b) if p != q} or {0}
+        for a, b in zip(torch.cat([x0, y0[:, -1:]], 1).numpy(), torch.cat([x1, y1[:, -1:]], 1).numpy(), strict=True):
+            k = {int(q - p) for p, q in zip(a, b, strict=True) if p != q} or {0}
             assert len(k) == 1 and -3 <= (k := k.pop()) <= 3
             np.testing.assert_array_equal(b, tok.transposition_table(k)[a])
             pitches = np.isin(a, on)
@@ -126,7 +126,7 @@ def test_validation_scores_every_val_token_once(corpus_dir, pieces):
     stream = np.concatenate([pieces[i] for i in data.val_pieces])
     targets = np.concatenate([y.numpy().ravel() for _, y in data.val_batches()])
     np.testing.assert_array_equal(targets[targets != IGNORE], stream[1:])
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(data.val_batches(), data.val_batches()))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(data.val_batches(), data.val_batches(), strict=True))
 
 
 def test_ranks_take_disjoint_slices_of_the_global_batch(corpus_dir):

@@ -84,7 +84,7 @@ def test_resumed_run_equals_uninterrupted_run(corpus, tmp_path):
     assert again.step == whole.step == 17 and again.epoch == whole.epoch
     a = [e["loss"] for e in _events(tmp_path / "whole", "train")]
     b = [e["loss"] for e in _events(tmp_path / "cut", "train")]
-    assert len(a) == len(b) == 17 and max(abs(x - y) for x, y in zip(a, b)) < 1e-6
+    assert len(a) == len(b) == 17 and max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-6
     assert [v["val_loss"] for v in _events(tmp_path / "whole", "val")] == pytest.approx(
         [v["val_loss"] for v in _events(tmp_path / "cut", "val")], abs=1e-6)
     wa, wb = (load_checkpoint(tmp_path / r / "last.pt").model_state for r in ("whole", "cut"))
@@ -163,6 +163,6 @@ def test_torchrun_two_processes_match_one(corpus, tmp_path):
     assert _cli(["train", *args, "--out", tmp_path / "one"]) == 0
     a = [e["loss"] for e in _events(tmp_path / "ddp", "train")]
     b = [e["loss"] for e in _events(tmp_path / "one", "train")]
-    assert len(a) == len(b) == 4 and max(abs(x - y) for x, y in zip(a, b)) < 1e-4
+    assert len(a) == len(b) == 4 and max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-4
     wa, wb = (load_checkpoint(tmp_path / r / "last.pt").model_state for r in ("ddp", "one"))
     assert all(torch.allclose(wa[k], wb[k], atol=1e-4) for k in wa)
