@@ -12,7 +12,6 @@ Music-aware extras (preview MIDI from seed tunes) are callbacks: see composer.pr
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from composer.checkpoint import Checkpoint, restore_rng, save_checkpoint
 from composer.data import TrainData
 from composer.files import atomic_write_bytes, atomic_write_text
+from composer.train_log import ProgressBar, loss_curve_png, read_metrics
 
 Callback = Callable[["Trainer", int, dict[str, Any]], None]
 
@@ -141,7 +141,7 @@ class Trainer:
             restore_rng(checkpoint.rng_state)
         self.step, self.epoch, self.step_in_epoch = checkpoint.step, checkpoint.epoch, checkpoint.step_in_epoch
         self.best_val_loss = checkpoint.best_val_loss
-        self.history = [e for e in _read_metrics(self.run_dir / "metrics.jsonl") if e.get("step", 0) <= self.step]
+        self.history = [e for e in read_metrics(self.run_dir / "metrics.jsonl") if e.get("step", 0) <= self.step]
         if self.rank == 0:
             atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(e) + "\n" for e in self.history))
 
@@ -204,7 +204,7 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         started, train_seconds, tokens_done, stopped = time.monotonic(), 0.0, 0, "done"
         tokens_per_step = self.data.config.batch_size * self.data.config.seq_len
-        with _progress(self.show_progress and self.rank == 0, self.total_steps, self.step) as bar:
+        with ProgressBar(self.show_progress and self.rank == 0, self.total_steps, self.step) as bar:
             while self.epoch < cfg.epochs and stopped == "done":
                 tick = time.monotonic()
                 window_loss, window_steps, window_start = None, 0, tick
@@ -288,66 +288,6 @@ class Trainer:
     def _plot(self) -> None:
         if self.rank == 0 and self.history:
             atomic_write_bytes(self.run_dir / "loss.png", loss_curve_png(self.history))
-
-
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue  # a torn last line from a killed run
-    return rows
-
-
-def loss_curve_png(history: list[dict[str, Any]]) -> bytes:
-    """A PNG of train loss per logged step and validation loss per epoch, in nats per token."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 4), dpi=100)
-    ax = fig.add_subplot()
-    plotted = False
-    for kind, key, style in (("train", "loss", "-"), ("val", "val_loss", "o-")):
-        points = [(e["step"], e[key]) for e in history if e.get("event") == kind]
-        if points:
-            ax.plot(*zip(*points, strict=True), style, label=f"{kind} loss")
-            plotted = True
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats/token)")
-    ax.grid(alpha=0.3)
-    if plotted:
-        ax.legend()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
-
-
-class _progress:
-    """A rich progress bar (loss, tokens/s, ETA) when shown; a context yielding None otherwise."""
-
-    def __init__(self, show: bool, total: int, done: int) -> None:
-        self.show, self.total, self.done, self.bar = show, total, done, None
-
-    def __enter__(self) -> Any:
-        if not self.show:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[rate]:,.0f} tok/s"),
-                            TimeRemainingColumn())
-        self.bar.add_task("train", total=self.total, completed=self.done, loss=float("nan"), rate=0.0)
-        self.bar.start()
-        return self.bar
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 # --- runs: what `composer train` calls ----------------------------------------------------------
