@@ -98,11 +98,12 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-amp", action="store_true", help="fp32 on CUDA too")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
-    amp = device.type == "cuda"
+    amp = device.type == "cuda" and not args.no_amp
     steps = args.steps or (50 if device.type == "cuda" else 20)
     if args.small:
         shape, data_cfg = dict(layers=1, emb=64, hidden=128), DataConfig(seq_len=64, batch_size=16)

@@ -118,6 +118,7 @@ class Trainer:
             torch.cuda.set_device(self.device)
             torch.backends.cudnn.benchmark = True
         self.model = model.to(self.device)
+        self.amp = config.amp and self.device.type == "cuda"
         self.net: torch.nn.Module = self.model
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                            fused=self.device.type == "cuda" or None)
@@ -158,16 +159,26 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------------------------
     def _autocast(self) -> Any:
-        enabled = self.config.amp and self.device.type == "cuda"
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, V) under bf16 autocast; a cell without bf16 kernels (older cuDNN) turns AMP off."""
+        try:
+            with self._autocast():
+                return self.net(x)[0]
+        except RuntimeError as e:
+            if not self.amp or "16" not in str(e):
+                raise
+            self.amp = False
+            self.log({"event": "amp_off", "reason": str(e).splitlines()[0][:200]})
+            return self.net(x)[0]
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One optimiser step on (x, y) (B, T); returns the detached mean loss."""
         self.net.train()
         x = x.to(self.device, non_blocking=True)
         y = y.to(self.device, non_blocking=True)
-        with self._autocast():
-            logits, _ = self.net(x)  # (B, T, V)
+        logits = self._forward(x)  # (B, T, V)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
