@@ -23,6 +23,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="long fuzz; run with --fuzz-long"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tests use one torch thread: tiny models run faster so, and results do not depend on the core count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def oneills_paths() -> list[Path]:
     """The 39 ABC files of O'Neill's Music of Ireland in music21's shipped corpus."""

@@ -31,7 +31,7 @@ class MetricGrammar:
             self.value[ids] = torch.tensor([int(table.values[i]) for i in ids])
         self.bar_len = torch.zeros(vocab, dtype=torch.long)
         for i in table.ids_of("METER"):
-            self.bar_len[i] = tokenizer._bar_len[table.values[i]]
+            self.bar_len[i] = tokenizer.bar_length(table.values[i])
         has_vel = "VELOCITY" in table.offsets
         allowed = {
             _H_METER: ["METER"], _H_KEY: ["KEY"], _H_TYPE: ["TYPE"], _H_TEMPO: ["TEMPO"], _FIRST_BAR: ["BAR"],
@@ -56,24 +56,26 @@ class MetricGrammar:
         return self
 
     def start(self, prefix: list[int], batch: int, device: torch.device) -> Tensor:
-        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 4) phase, bar_len, pos, pitch."""
+        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 5) phase, bar_len, pos, pitch,
+        notes so far (a bar may end only once the piece has a note, so no sample is empty)."""
         self.to(device)
-        state = torch.tensor([[_H_METER, 48, -1, -1]], dtype=torch.long, device=device)
+        state = torch.tensor([[_H_METER, 48, -1, -1, 0]], dtype=torch.long, device=device)
         for token in prefix[1:] if prefix and prefix[0] == BOS else prefix:
             state = self.advance(state, torch.tensor([token], device=device))
         return state.expand(batch, -1).clone()
 
     def mask(self, state: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch = state.unbind(-1)  # each (B,)
+        phase, bar_len, pos, pitch, notes = state.unbind(-1)  # each (B,)
         allowed = self.phase_mask[phase]  # (B, V)
         value = self.value.unsqueeze(0)  # (1, V)
         pos_ok = (value > pos[:, None]) & (value < bar_len[:, None])
         pitch_ok = value > torch.where(phase == _AFTER_DUR, pitch, torch.full_like(pitch, -1))[:, None]
+        bar_ok = (phase != _BAR_START) | (notes > 0)
         allowed = allowed & (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok)
-        return allowed
+        return allowed & (~self.kind["BAR"] | bar_ok[:, None])
 
     def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch = state.unbind(-1)
+        phase, bar_len, pos, pitch, notes = state.unbind(-1)
         kind = {k: v[tokens] for k, v in self.kind.items()}
         value = self.value[tokens]
         header = phase <= _H_TEMPO
@@ -89,7 +91,8 @@ class MetricGrammar:
         new_phase = torch.where(kind["VELOCITY"] if "VELOCITY" in kind else torch.zeros_like(header), _AFTER_VEL, new_phase)
         new_phase = torch.where(kind["DURATION"], _AFTER_DUR, new_phase)
         new_phase = torch.where(kind["EOS"] | kind["PAD"], _DONE, new_phase)
-        return torch.stack([new_phase, bar_len, pos, pitch], dim=-1)
+        notes = notes + kind["DURATION"].long()
+        return torch.stack([new_phase, bar_len, pos, pitch, notes], dim=-1)
 
     def complete(self, ids: list[int]) -> list[int]:
         """Cut a row that stopped mid-note (length cap) back to its last complete note, then EOS."""
