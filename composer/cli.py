@@ -66,6 +66,42 @@ def corpus_build(
         typer.echo(f"  failed {src}: {reason}")
 
 
+@app.command()
+def compose(
+    seed: Annotated[Path | None, typer.Argument(help="Seed tune (.abc/.mid/.musicxml); default: a bundled jig.")] = None,
+    n: Annotated[int, typer.Option("--n", "-n", help="Variations, sampled together as one batch.")] = 4,
+    bars: Annotated[int, typer.Option("--bars", help="New bars to write after the seed.")] = 16,
+    temperature: Annotated[float, typer.Option("--temperature", help="Below 1: safer; above 1: wilder.")] = 0.9,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Sample among the k likeliest tokens.")] = None,
+    top_p: Annotated[float | None, typer.Option("--top-p", help="Sample within the top-p probability mass.")] = None,
+    tune_type: Annotated[str | None, typer.Option("--type", help="reel, jig, hornpipe, slip jig, polka, …")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="D, Dmaj, E minor, Ador, G mixolydian …")] = None,
+    meter: Annotated[str | None, typer.Option("--meter", help="6/8, 4/4, 9/8 … (only without a seed).")] = None,
+    no_seed: Annotated[bool, typer.Option("--no-seed", help="Compose from the style labels alone.")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (a new subfolder per run).")] = Path("compositions"),
+    wav: Annotated[bool, typer.Option("--wav/--no-wav", help="Render audio (fluidsynth).")] = True,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="Draw piano rolls.")] = True,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="Write a listening page.")] = True,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="Model (default: the shipped one).")] = None,
+    rng_seed: Annotated[int | None, typer.Option("--rng-seed", help="Same seed, same music.")] = None,
+    continuation_only: Annotated[bool, typer.Option("--continuation-only", help="Leave the seed out of the output.")] = False,
+) -> None:
+    """Compose new music from a seed tune (or from a tune type/key/meter alone) and write it to listen to."""
+    from composer.sample import DEFAULT_SEED, Composer, compose_to_folder
+
+    chosen = None if no_seed else (seed or (DEFAULT_SEED if tune_type is None and meter is None and key is None else None))
+    result = compose_to_folder(
+        Composer.load(checkpoint), out, seed=chosen, wav=wav, png=png, html=html, n=n, bars=bars,
+        temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type, key=key, meter=meter,
+        rng_seed=rng_seed, include_seed=not continuation_only)
+    typer.echo(f"wrote {len(result.pieces)} variation(s) into {result.folder}/")
+    for piece in result.pieces:
+        files = [p for p in (piece.midi, piece.wav, piece.png) if p]
+        typer.echo("  " + "  ".join(str(f) for f in files))
+    if result.page:
+        typer.echo(f"listen: open {result.page}")
+
+
 @app.command("train")
 def train_command(
     data: Annotated[Path | None, typer.Argument(help="Corpus folder from `composer tokenize` (optional with --resume).")] = None,

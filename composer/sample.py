@@ -207,3 +207,32 @@ def _drop_before(score: Score, tick: int) -> Score:
 
 def _with_eos(row: list[int]) -> list[int]:
     return row if row and row[-1] == EOS else row + [EOS]
+
+
+DEFAULT_SEED = Path(__file__).resolve().parent.parent / "midi_corpus" / "seeds" / "kesh.abc"
+
+
+@dataclass(frozen=True)
+class ComposeResult:
+    """What `compose_to_folder` wrote: the folder, one record per variation, and the listening page."""
+
+    folder: Path
+    pieces: list
+    page: Path | None
+
+
+def compose_to_folder(composer: Composer, out_dir: str | Path, *, seed: Any = None, wav: bool = True,
+                      png: bool = True, html: bool = True, **compose_args: Any) -> ComposeResult:
+    """Compose and render into a new folder under `out_dir` (never reusing one): .mid, and .wav/.png/
+    index.html on request. `compose_args` go to `Composer.compose`."""
+    from composer.files import unique_path
+    from composer.render import render_batch
+
+    scores = composer.compose(seed, **compose_args)
+    stem = Path(seed).stem if isinstance(seed, (str, Path)) else (compose_args.get("tune_type") or "composition")
+    folder = unique_path(out_dir, stem.replace(" ", "-"), "")
+    folder.mkdir(parents=True)
+    pieces = render_batch(scores, folder, stem="variation", wav=wav, png=png, html=html,
+                          seed_end_ticks=[s.metadata.get("seed_end_tick", 0) for s in scores])
+    page = folder / "index.html" if html else None
+    return ComposeResult(folder, pieces, page)
