@@ -2,6 +2,7 @@
 
     python bench/train.py                 # CUDA: 3×512 LSTM, emb 256, batch 64×256, bf16 autocast
     python bench/train.py --small         # CPU-sized: 1×128 LSTM, emb 64, batch 16×64
+    python bench/train.py --small --layers 2 --hidden 256 --batch-size 32 --seq-len 128
 
 The trainer's figure includes everything it does per step (gathering windows from the memory-mapped
 corpus, transposition, moving the batch, clipping, the schedule, logging every 50 steps); the bare
@@ -99,6 +100,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-amp", action="store_true", help="fp32 on CUDA too")
+    for name in ("layers", "emb", "hidden", "batch-size", "seq-len"):
+        p.add_argument(f"--{name}", type=int, default=None, help="override the size preset")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -109,6 +112,9 @@ def main() -> None:
         shape, data_cfg = dict(layers=1, emb=64, hidden=128), DataConfig(seq_len=64, batch_size=16)
     else:
         shape, data_cfg = dict(layers=3, emb=256, hidden=512), DataConfig(seq_len=256, batch_size=64)
+    shape.update({k: getattr(args, k) for k in ("layers", "emb", "hidden") if getattr(args, k)})
+    data_cfg = dataclasses.replace(data_cfg, **{k: getattr(args, k) for k in ("batch_size", "seq_len")
+                                                if getattr(args, k)})
     tokenizer = Tokenizer.create("performance")
     model_cfg = ModelConfig(vocab_size=tokenizer.vocab_size, dropout=0.0, **shape)
     train_cfg = TrainConfig(epochs=1, device=str(device), amp=amp, checkpoint_every_steps=10**9,
