@@ -23,7 +23,7 @@ import torch
 
 import composer
 from composer.data import DataConfig
-from composer.errors import CheckpointError, ComposerError
+from composer.errors import CheckpointError, ComposerError, OutputError
 from composer.files import atomic_write_bytes
 from composer.model import Model, ModelConfig
 from composer.tokenize.base import Tokenizer
@@ -206,3 +206,17 @@ def check_tokenizer(checkpoint: Checkpoint, tokenizer: Tokenizer, data_source: s
         f"trained on {a.name} tokens ({a.vocab_size} ids), but the data{where} uses {b.name} ({b.vocab_size} ids)"
         f"{' with another tokenizer config' if same_shape else ''}; tokenize it with the checkpoint's tokenizer",
         checkpoint.path)
+
+
+def export_checkpoint(src: str | Path, dst: str | Path, *, extra: dict[str, Any] | None = None,
+                      force: bool = False) -> Path:
+    """A sampling-only copy of a checkpoint: weights, configs, tokenizer and figures, without the
+    optimizer, scheduler and RNG states (a third of the size; what `checkpoints/default.pt` ships as)."""
+    ckpt = load_checkpoint(src)
+    model = build_model(ckpt)
+    if not force and Path(dst).exists():
+        raise OutputError("already exists; pass --force to replace it", dst)
+    return save_checkpoint(dst, model=model, model_config=ckpt.model_config, train_config=ckpt.train_config,
+                           data_config=ckpt.data_config, tokenizer=ckpt.tokenizer, step=ckpt.step,
+                           epoch=ckpt.epoch, best_val_loss=ckpt.best_val_loss,
+                           extra={**ckpt.extra, **(extra or {}), "exported_from": str(src)})

@@ -160,6 +160,19 @@ def train_command(
 
 
 @app.command()
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="A .pt file written by `composer train` (e.g. RUN/best.pt).")],
+    out: Annotated[Path, typer.Argument(help="Where to write the sampling-only copy.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Write a sampling-only copy of a checkpoint (no optimizer state): what ships as checkpoints/default.pt."""
+    from composer.checkpoint import export_checkpoint
+
+    path = export_checkpoint(checkpoint, out, force=force)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command()
 def info(checkpoint: Annotated[Path, typer.Argument(help="A .pt file written by `composer train`.")]) -> None:
     """Print a checkpoint's configs, vocabulary, parameter count, progress and best validation loss."""
     import dataclasses
