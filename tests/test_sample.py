@@ -79,7 +79,7 @@ def test_a_jig_in_g_from_labels_alone(default: Composer) -> None:
         assert out.time_signatures[0][1:] == (6, 8)
         assert out.key_signature.name == "G major"
         assert out.tune_type == "jig"
-        bars = sum(1 for i in out.metadata["ids"] if default.tokenizer.vocab[i] == "BAR")
+        bars = sum(1 for i in out.metadata["ids"] if default.tokenizer.table.kinds[i] == "BAR")
         assert 1 <= bars <= 8
         assert len(out.notes) >= 8
 
@@ -90,7 +90,7 @@ def test_bars_limit_counts_new_bars(default: Composer) -> None:
         for ids in default.compose_ids(seed_ids, n=4, bars=bars, rng_seed=bars):
             tail = ids[len(seed_ids):]
             assert ids[: len(seed_ids)] == seed_ids
-            assert sum(default.tokenizer.vocab[i] == "BAR" for i in tail) <= bars
+            assert sum(default.tokenizer.table.kinds[i] == "BAR" for i in tail) <= bars
 
 
 def test_out_of_range_seed_is_moved_with_a_warning(default: Composer) -> None:
