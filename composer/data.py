@@ -250,14 +250,19 @@ class TrainData:
             yield self.batch(epoch, step, seed, rank, world)
 
     def val_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
-        """Fixed non-overlapping windows over the val pieces, unaugmented; every val token after
-        the first is a target exactly once (the last window's padding has target IGNORE)."""
+        """The val stream (unaugmented) cut into `batch_size` contiguous rows, walked window by window
+        along time, so a caller that carries the recurrent state gives every token its full context.
+        Every val token after the first is a target exactly once (padding has target IGNORE)."""
         b, t, n = self.config.batch_size, self.config.seq_len, self.val.n_tokens
-        starts = np.arange(0, max(n - 1, 0), t)  # (W,)
-        for i in range(0, len(starts), b):
-            pos = starts[i : i + b, None] + np.arange(t + 1)  # (b, T + 1)
-            valid = pos < n
-            windows = np.where(valid, self.val.gather(np.minimum(pos, n - 1)), PAD)
+        if n < 2:
+            return
+        rows = max(1, min(b, (n - 1) // t))
+        span = -(-(n - 1) // rows)  # targets per row
+        for w in range(0, span, t):
+            offset = np.arange(rows)[:, None] * span + w + np.arange(t + 1)  # (rows, T + 1)
+            in_row = (w + np.arange(t + 1)) <= span  # (T + 1,): stays inside the row's stretch
+            valid = (offset < n) & in_row
+            windows = np.where(valid, self.val.gather(np.minimum(offset, n - 1)), PAD)
             x = torch.from_numpy(windows[:, :-1].copy())
             y = torch.from_numpy(np.where(valid[:, 1:], windows[:, 1:], IGNORE))
             yield x, y

@@ -193,11 +193,11 @@ class Trainer:
         """Validation loss (nats/token), perplexity and bits per token; None without validation data."""
         self.model.eval()
         total = torch.zeros((), dtype=torch.float64, device=self.device)
-        count = 0
-        for x, y in self.data.val_batches():
+        count, state = 0, None
+        for x, y in self.data.val_batches():  # consecutive windows of the same rows: carry the state
             x, y = x.to(self.device), y.to(self.device)
             with self._autocast():
-                logits, _ = self.model(x)
+                logits, state = self.model(x, state)
             total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").double()
             count += int((y != -100).sum())
         if count == 0:

@@ -230,7 +230,6 @@ def test_encode_speed_on_a_real_tune():
     assert (time.perf_counter() - t) / 50 < 0.003  # measured ~0.25 ms; generous for a shared CI machine
 
 
-@pytest.mark.slow
 def test_all_oneills_tunes(oneills_scores):
     exact = 0
     for score in oneills_scores:
