@@ -116,6 +116,7 @@ def train_command(
     seq_len: Annotated[int | None, typer.Option(help="Tokens per training window.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Windows per step (split over torchrun processes).")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate (AdamW).")] = None,
+    transpose: Annotated[str | None, typer.Option(help="Augmentation: semitone range LOW,HIGH (0,0: none).")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Stop cleanly (saving last.pt) after this long.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop cleanly after this many steps in all.")] = None,
     device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 …")] = None,
@@ -134,7 +135,7 @@ def train_command(
 
     given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731
     model_opts = given(cell=cell, layers=layers, hidden=hidden, emb=emb, dropout=dropout)
-    data_opts = given(seq_len=seq_len, batch_size=batch_size)
+    data_opts = given(seq_len=seq_len, batch_size=batch_size, transpose=_int_pair(transpose, "--transpose"))
     train_opts = given(epochs=epochs, lr=lr, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed,
                        log_every=log_every)
     if resume is not None:
@@ -222,6 +223,19 @@ def baseline(
                f"({corpus.tokenizer.vocab_size}); Kneser-Ney n-gram perplexity on val:")
     for n, ppl in result.items():
         typer.echo(f"  n={n:<2} perplexity {ppl:8.3f}  ({math.log2(ppl):.3f} bits/token)")
+
+
+def _int_pair(text: str | None, option: str) -> tuple[int, int] | None:
+    """'−5,6' → (−5, 6); None stays None."""
+    if text is None:
+        return None
+    try:
+        low, high = (int(v) for v in text.split(","))
+    except ValueError:
+        from composer.errors import InputError
+
+        raise InputError(f"{option} takes two integers LOW,HIGH, e.g. -5,6; got {text!r}") from None
+    return low, high
 
 
 # --- entry point ---------------------------------------------------------------------------------
