@@ -141,20 +141,42 @@ class Composer:
         """Token rows: `prefix` followed by its sampled continuation, each ending in EOS."""
         if n < 1:
             raise InputError(f"n must be at least 1, not {n}")
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(rng_seed if rng_seed is not None else int(torch.randint(0, 2**31, ()).item()))
         forced = None
         if self.tokenizer.name == "metric" and len(prefix) <= 1:
             forced = self.tokenizer.header_ids(meter=meter, key=key, tune_type=tune_type)
+            forced = self._infer_header(forced, generator)
             while len(prefix) < 5 and forced[len(prefix)] is not None:
                 prefix = prefix + [forced[len(prefix)]]
         grammar = grammar_for(self.tokenizer, forced)
         steps = max_tokens or self._step_cap(bars, seconds)
-        generator = torch.Generator(device=self.device)
-        generator.manual_seed(rng_seed if rng_seed is not None else int(torch.randint(0, 2**31, ()).item()))
         config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, max_tokens=steps)
         stop = self._stop_rule(bars, seconds, n)
         tails = sample_tokens(self.model, prefix, n, steps, grammar, config, EOS, generator, stop)
         rows = [prefix + tail for tail in tails]
         return [grammar.complete(r) if grammar is not None else _with_eos(r) for r in rows]
+
+    @torch.no_grad()
+    def _infer_header(self, forced: list[int | None], generator: torch.Generator) -> list[int | None]:
+        """Fill the free header slots that come before an asked-for one from the model's posterior.
+
+        The header is METER KEY TYPE TEMPO, so asking for "a reel" alone would let the model pick a
+        meter before it knows the type. Instead every (meter, key) pair is scored in one batch and one
+        is drawn with probability ∝ P(meter) · P(key | meter) · P(type | meter, key)."""
+        last = max((i for i, t in enumerate(forced) if t is not None and i > 0), default=0)
+        free = [i for i in range(1, last) if forced[i] is None]
+        if not free:
+            return forced
+        kinds = ("METER", "KEY", "TYPE", "TEMPO")
+        choices = [self.tokenizer.table.ids_of(kinds[i - 1]).tolist() if i in free else [forced[i]]
+                   for i in range(1, last + 1)]
+        grid = torch.cartesian_prod(*[torch.tensor(c) for c in choices]).reshape(-1, last)  # (C, last)
+        ids = torch.cat([torch.full((len(grid), 1), BOS), grid], dim=1).to(self.device)  # (C, last + 1)
+        logp = torch.log_softmax(self.model(ids[:, :-1])[0].float(), dim=-1)  # (C, last, V)
+        score = logp.gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1).sum(dim=1)  # (C,)
+        pick = int(torch.multinomial(torch.softmax(score, 0).cpu(), 1, generator=_cpu(generator)).item())
+        return [forced[0], *grid[pick].tolist(), *forced[last + 1:]]
 
     def _step_cap(self, bars: int | None, seconds: float | None) -> int:
         if self.tokenizer.name == "metric" and bars is not None:
@@ -203,6 +225,13 @@ def _seed_end_tick(tokenizer: Tokenizer, ids: list[int]) -> int:
 def _drop_before(score: Score, tick: int) -> Score:
     notes = [n._replace(start=n.start - tick) for n in score.notes if n.start >= tick]
     return score.replace(notes=notes)
+
+
+def _cpu(generator: torch.Generator) -> torch.Generator:
+    """The generator itself on CPU, or a CPU one seeded from it (multinomial on CPU tensors)."""
+    if generator.device.type == "cpu":
+        return generator
+    return torch.Generator().manual_seed(int(torch.randint(0, 2**31, (), generator=generator, device=generator.device)))
 
 
 def _with_eos(row: list[int]) -> list[int]:
