@@ -42,7 +42,9 @@ def test_forced_header_is_obeyed_and_free_slots_are_sampled() -> None:
         assert tok.vocab[ids[4]].startswith("TEMPO:")
     only_key = composer.compose_ids([1], n=50, bars=2, key="A dorian", rng_seed=4)
     assert {tok.vocab[r[2]] for r in only_key} == {"KEY:A dorian"}
-    assert len({r[1] for r in only_key}) > 1  # the meter is left to the model
+    # the meter, which comes before the key, is drawn once from the model's posterior given the key
+    assert len({r[1] for r in only_key}) == 1 and tok.vocab[only_key[0][1]].startswith("METER:")
+    assert len({r[4] for r in only_key}) > 1  # the tempo, after the key, is sampled per row
 
 
 def test_performance_grammar_never_releases_a_silent_note_and_closes_all() -> None:
