@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
+import signal
+import threading
 from pathlib import Path
 
 from composer.errors import InputError, LimitError
@@ -133,7 +136,10 @@ def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAUL
         tune = re.sub(r"^(X:.*)$", r"\1\nL:1/8", tune, count=1, flags=re.MULTILINE)  # ABC 2.1 default
         tune = tune if tune.startswith("X:") else "L:1/8\n" + tune
     try:
-        parsed = abc_to_stream(tune)
+        with _deadline(limits.max_abc_tune_seconds):
+            parsed = abc_to_stream(tune)
+    except _TuneTimeout:
+        raise LimitError(f"{label}: music21 took over {limits.max_abc_tune_seconds:g} s on it", source) from None
     except Exception as e:  # music21's ABC parser raises many types on malformed tunes
         raise InputError(f"{label}: music21 cannot parse it: {type(e).__name__}: {e}"[:300], source) from None
     tune_type = normalize_tune_type(fields.get("R"))
@@ -161,6 +167,29 @@ def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAUL
         abc_meter=fields.get("M"),
     )
     return score
+
+
+class _TuneTimeout(BaseException):
+    """Raised by the alarm inside music21; a BaseException so music21's `except Exception` cannot swallow it."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float):
+    """Interrupt the block after `seconds` (SIGALRM; only in the main thread of a Unix process)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _alarm(_signum, _frame):
+        raise _TuneTimeout
+
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def parse_abc_errors(
