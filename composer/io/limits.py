@@ -19,7 +19,7 @@ class ReadLimits:
     max_tracks: int = 256  # MIDI tracks (after splitting by channel)
     max_qpm: float = 2000.0  # tempo above this is absurd; qpm <= 0 is malformed
     max_abc_tune_chars: int = 200_000  # one ABC tune's text; music21 slows badly on huge bodies
-    max_abc_tune_seconds: float = 1.5  # music21's re-barring is quadratic in bars; real tunes take ~30 ms
+    max_abc_tune_seconds: float = 1.0  # music21's re-barring is quadratic in bars; real tunes take ~30 ms
 
 
 DEFAULT_LIMITS = ReadLimits()
