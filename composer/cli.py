@@ -102,6 +102,25 @@ def compose(
         typer.echo(f"listen: open {result.page}")
 
 
+@app.command("render")
+def render_command(
+    file: Annotated[Path, typer.Argument(help="A .mid/.abc/.musicxml file (every tune of an ABC file).")],
+    mid: Annotated[bool, typer.Option("--mid", help="Write MIDI (for ABC or MusicXML input).")] = False,
+    wav: Annotated[bool, typer.Option("--wav", help="Write audio (fluidsynth; sine waves without it).")] = False,
+    png: Annotated[bool, typer.Option("--png", help="Draw a piano roll.")] = False,
+    musicxml: Annotated[bool, typer.Option("--musicxml", help="Write MusicXML (opens in MuseScore).")] = False,
+    program: Annotated[int | None, typer.Option(help="General MIDI program for every instrument (0-127).")] = None,
+    qpm: Annotated[float | None, typer.Option(help="Tempo in quarter notes per minute (replaces the file's).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files already there.")] = False,
+) -> None:
+    """Render an existing file beside it as .wav and .png (by default), .mid or .musicxml."""
+    from composer.render import render_file
+
+    chosen = [s for s, on in ((".mid", mid), (".wav", wav), (".png", png), (".musicxml", musicxml)) if on]
+    for path in render_file(file, chosen or [".wav", ".png"], program=program, qpm=qpm, force=force):
+        typer.echo(f"wrote {path}")
+
+
 @app.command("train")
 def train_command(
     data: Annotated[Path | None, typer.Argument(help="Corpus folder from `composer tokenize` (optional with --resume).")] = None,

@@ -231,7 +231,7 @@ def _encode_wav(audio: np.ndarray, rate: int) -> bytes:
 # --- notation ----------------------------------------------------------------------------------------
 def musicxml_bytes(score: Score, path: Path | None = None) -> bytes:
     """MusicXML of the score through music21 (measures, ties, meter, key, tempo): opens in MuseScore."""
-    from music21 import chord, key, meter, metadata, note, stream, tempo
+    from music21 import chord, key, metadata, meter, note, stream, tempo
 
     q = _quarter_grid(score)
     parts = []
@@ -370,3 +370,23 @@ section{{border-top:1px solid #ddd;padding:1em 0}}h2{{font-size:1.1em;margin:0 0
 </body></html>
 """
     return atomic_write_text(page, doc, force=force)
+
+
+def render_file(path: str | Path, suffixes: list[str], *, program: int | None = None, qpm: float | None = None,
+                force: bool = False, config: RenderConfig | None = None) -> list[Path]:
+    """Render every piece of a file `composer.io.load` reads beside it, once per suffix; a file of several
+    tunes gives name-01, name-02 …. Never writes onto the input itself."""
+    from composer.io import load
+
+    path = Path(path)
+    scores = load(path)
+    jobs = []
+    for i, score in enumerate(scores, start=1):
+        stem = path.stem if len(scores) == 1 else f"{path.stem}-{i:02d}"
+        jobs += [(score, path.with_name(stem + suffix)) for suffix in suffixes]
+    for _, out in jobs:
+        if out.resolve() == path.resolve():
+            raise InputError(f"rendering {out.suffix} would overwrite the input itself; choose another format", path)
+        if out.exists() and not force:
+            raise OutputError("already exists; pass --force (force=True) to overwrite it", out)
+    return [render(score, out, program=program, qpm=qpm, force=force, config=config) for score, out in jobs]
