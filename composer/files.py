@@ -28,6 +28,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, force: bool = True) -> 
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
@@ -53,3 +54,10 @@ def unique_path(folder: str | Path, stem: str, suffix: str) -> Path:
         candidate = folder / f"{stem}-{n}{suffix}"
         n += 1
     return candidate
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it; set it straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

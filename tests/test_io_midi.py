@@ -209,3 +209,9 @@ def test_load_rejects_unknown_missing_and_folders(tmp_path: Path) -> None:
     os.mkdir(folder)
     with pytest.raises(InputError, match="not a file"):
         load(folder)
+
+
+def test_time_signatures_midi_cannot_hold_are_left_out(tmp_path):
+    """music21 gives partial ABC bars meters like 1/6; MIDI only stores power-of-two denominators."""
+    score = Score([Note(60, 0, 480)], time_signatures=[(0, 4, 4), (480, 1, 6)])
+    assert load(save_midi(score, tmp_path / "odd.mid"))[0].time_signatures == (TimeSignature(0, 4, 4),)

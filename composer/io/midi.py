@@ -156,8 +156,9 @@ def save_midi(score: Score, path: str | Path, *, force: bool = True) -> Path:
                 pretty_midi.Note(min(127, max(1, n.velocity)), n.pitch, sec(n.start), sec(n.end)) for n in voice
             ]
             pm.instruments.append(inst)
-    pm.time_signature_changes = [
+    pm.time_signature_changes = [  # MIDI holds only power-of-two denominators: music21's 1/6 bars are left out
         pretty_midi.TimeSignature(t.numerator, t.denominator, sec(t.tick)) for t in score.time_signatures
+        if 1 <= t.numerator <= 255 and t.denominator >= 1 and t.denominator & (t.denominator - 1) == 0
     ]
     pm.key_signature_changes = [pretty_midi.KeySignature(_key_number(k), sec(k.tick)) for k in score.key_signatures]
     buffer = io.BytesIO()
