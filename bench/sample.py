@@ -18,7 +18,7 @@ import torch
 from composer.model import Model, ModelConfig
 from composer.sample import DEFAULT_CHECKPOINT, Composer
 from composer.sampling import SampleConfig, sample_tokens
-from composer.tokenize import EOS, Tokenizer
+from composer.tokenize import Tokenizer
 from composer.tokenize.grammar import grammar_for
 
 

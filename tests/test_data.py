@@ -127,7 +127,7 @@ def test_validation_scores_every_val_token_once(corpus_dir, pieces):
     batches = list(data.val_batches())
     targets = np.concatenate([y.numpy() for _, y in batches], axis=1).ravel()  # row by row, along time
     np.testing.assert_array_equal(targets[targets != IGNORE], stream[1:])
-    for (_, y0), (x1, _) in zip(batches, batches[1:]):  # each window continues its row: state can carry
+    for (_, y0), (x1, _) in zip(batches, batches[1:], strict=False):  # each window continues its row: state can carry
         continuing = y0[:, -1] != IGNORE
         assert torch.equal(x1[continuing, 0], y0[continuing, -1])
     assert all(torch.equal(a[0], b[0]) for a, b in zip(data.val_batches(), data.val_batches(), strict=True))

@@ -6,10 +6,9 @@ import random
 from pathlib import Path
 
 import pytest
+from fuzz_inputs import make_case, midi_file, midi_seeds, oneills_tunes, run_case, vlq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fuzz_inputs import make_case, midi_file, midi_seeds, oneills_tunes, run_case, vlq
 
 MAX_SECONDS = 2.0
 

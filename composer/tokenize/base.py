@@ -48,7 +48,7 @@ class Vocab:
         self.index = {t: i for i, t in enumerate(self.tokens)}
         if len(self.index) != len(self.tokens):
             raise ValueError("duplicate token strings in vocabulary")
-        self.value_index = {(k, v): i for i, (k, v) in enumerate(zip(self.kinds, self.values))}
+        self.value_index = {(k, v): i for i, (k, v) in enumerate(zip(self.kinds, self.values, strict=True))}
 
     def __len__(self) -> int:
         return len(self.tokens)
