@@ -230,32 +230,58 @@ def _encode_wav(audio: np.ndarray, rate: int) -> bytes:
 
 # --- notation ----------------------------------------------------------------------------------------
 def musicxml_bytes(score: Score, path: Path | None = None) -> bytes:
-    """MusicXML of the score through music21 (measures, ties, meter, key, tempo): opens in MuseScore."""
-    from music21 import chord, key, metadata, meter, note, stream, tempo
+    """MusicXML of the score through music21 (measures, ties, meter, key, tempo, pickup bar): opens in
+    MuseScore. Voices that overlap go on separate staves."""
+    from music21 import metadata, stream
 
     q = _quarter_grid(score)
-    parts = []
-    for lane in _lanes(score.notes):
-        part = stream.Part()
-        for ts in score.time_signatures:
-            part.insert(q(ts.tick), meter.TimeSignature(f"{ts.numerator}/{ts.denominator}"))
-        for ks in score.key_signatures:
-            part.insert(q(ks.tick), key.Key(PITCH_CLASS_NAMES[ks.tonic].replace("b", "-"), ks.mode))
-        if not parts:
-            for t in score.tempos:
-                part.insert(q(t.tick), tempo.MetronomeMark(number=round(t.qpm, 2), referent=1.0))
-        for start, duration, pitches in lane:
-            element = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(sorted(pitches))
-            element.quarterLength = max(q(start + duration) - q(start), q.step)
-            part.insert(q(start), element)
-        parts.append(part)
-    s = stream.Score(parts or [stream.Part()])
+    pickup, bar = score.metadata.get("pickup_ticks") or 0, bar_starts(score)
+    shift = q(bar[2] - bar[1]) - q(pickup) if pickup and len(bar) > 2 else Fraction(0)
+    parts = [_part(score, lane, q, shift, tempos=i == 0) for i, lane in enumerate(_lanes(score.notes))]
+    s = stream.Score(parts or [_part(score, [], q, shift, tempos=True)])
     s.metadata = metadata.Metadata(title=score.title or "composition")
     try:
+        if shift:
+            s = s.makeNotation()
+            for part in s.parts:
+                _make_pickup(part.getElementsByClass("Measure").first(), shift)
         with tempfile.TemporaryDirectory() as tmp:
             return Path(s.write("musicxml", fp=str(Path(tmp) / "out.musicxml"))).read_bytes()
     except Exception as e:  # music21 raises many types for notation it cannot spell
         raise OutputError(f"music21 could not write this score as MusicXML: {e}", path) from None
+
+
+def _part(score: Score, lane: list, q: _Grid, shift: Fraction, tempos: bool):
+    """One music21 Part: the meter, key (and tempo) maps and the lane's notes, shifted by `shift` beats."""
+    from music21 import chord, key, meter, note, stream, tempo
+
+    def at(tick: int) -> Fraction:
+        return q(tick) + shift if tick else Fraction(0)
+
+    part = stream.Part()
+    for ts in score.time_signatures:
+        part.insert(at(ts.tick), meter.TimeSignature(f"{ts.numerator}/{ts.denominator}"))
+    for ks in score.key_signatures:
+        part.insert(at(ks.tick), key.Key(PITCH_CLASS_NAMES[ks.tonic].replace("b", "-"), ks.mode))
+    for t in score.tempos if tempos else ():
+        part.insert(at(t.tick), tempo.MetronomeMark(number=round(t.qpm, 2), referent=1.0))
+    for start, duration, pitches in lane:
+        element = note.Note(pitches[0]) if len(pitches) == 1 else chord.Chord(sorted(pitches))
+        element.quarterLength = max(q(start + duration) - q(start), q.step)
+        part.insert(q(start) + shift, element)
+    return part
+
+
+def _make_pickup(measure, shift: Fraction) -> None:
+    """Turn a first bar that starts with `shift` beats of rest into an anacrusis (paddingLeft)."""
+    if measure is None:
+        return
+    for rest in list(measure.getElementsByClass("Rest")):
+        if rest.offset < shift:
+            measure.remove(rest)
+    for element in measure.notesAndRests:
+        measure.setElementOffset(element, element.offset - shift)
+    measure.paddingLeft = shift
 
 
 def _quarter_grid(score: Score) -> _Grid:

@@ -120,7 +120,9 @@ def test_musicxml_of_a_bach_chorale_keeps_every_voice(tmp_path):
     onsets = [n for n in parsed.flatten().notes if n.tie is None or n.tie.type == "start"]  # not tied halves
     got = sorted(p.midi for n in onsets for p in n.pitches)
     assert got == sorted(n.pitch for n in chorale.notes)
-    assert len(parsed.parts) >= 4
+    assert len(parsed.parts) == 3  # four voices; two that move together share a staff as chords
+    first_bar = parsed.parts[0].getElementsByClass("Measure").first()
+    assert (first_bar.paddingLeft, first_bar.duration.quarterLength) == (3.0, 1.0)  # the one-beat pickup
 
 
 # --- .wav --------------------------------------------------------------------------------------------
