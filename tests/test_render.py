@@ -148,6 +148,8 @@ def test_wav_without_fluidsynth_falls_back_to_sine_waves_and_says_so(tune, tmp_p
     assert float(np.sqrt(np.mean(audio**2))) > 0.05
     with pytest.raises(OutputError, match="fluidsynth"):
         render_audio(tune, RenderConfig(synth="fluidsynth"))
+    with pytest.raises(InputError, match="soundfont not found"):
+        find_soundfont(RenderConfig(soundfont=str(tmp_path / "missing.sf2")))
 
 
 def test_trailing_silence_is_trimmed_and_loudness_normalised():
