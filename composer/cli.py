@@ -121,6 +121,75 @@ def render_command(
         typer.echo(f"wrote {path}")
 
 
+@app.command("evaluate")
+def evaluate_command(
+    checkpoint: Annotated[Path | None, typer.Argument(help="A .pt checkpoint (likelihood mode).")] = None,
+    data: Annotated[Path | None, typer.Argument(help="Its corpus folder; the held-out split is scored.")] = None,
+    generated: Annotated[Path | None, typer.Option("--generated", help="Music folder, or a checkpoint that composes it.")] = None,
+    reference: Annotated[Path | None, typer.Option("--reference", help="Music folder, or a corpus (its held-out split).")] = None,
+    n: Annotated[int, typer.Option("--n", "-n", help="Pieces a checkpoint composes (and again as reels with --classifier).")] = 100,
+    classifier: Annotated[Path | None, typer.Option("--classifier", help="A tune-type classifier from `composer classify train`.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Report folder (default: a new runs/eval-… folder).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty --out folder.")] = False,
+) -> None:
+    """Score a checkpoint's held-out likelihood against n-grams, or compare generated music with reference music."""
+    from composer.errors import InputError
+    from composer.evaluate import run
+
+    if generated is not None or reference is not None:
+        if generated is None or reference is None or checkpoint is not None:
+            raise InputError("compare mode takes --generated and --reference (and no CHECKPOINT DATA arguments)")
+        done = run.evaluate_generated(generated, reference, out, classifier, run.GenerateConfig(n=n), force=force)
+        typer.echo(done["result"].to_table())
+        for line in run.summary_lines(done["summary"]):
+            typer.echo(line)
+        typer.echo(f"report in {done['out']}")
+        return
+    if checkpoint is None or data is None:
+        raise InputError("give CHECKPOINT DATA, or --generated and --reference")
+    report, folder = run.evaluate_likelihood(checkpoint, data, out, force=force)
+    typer.echo(report.to_table())
+    typer.echo(f"report in {folder}")
+
+
+classify_app = typer.Typer(no_args_is_help=True, help="Tune-type classifier (reel, jig, hornpipe …) over metric tokens.")
+app.add_typer(classify_app, name="classify")
+
+
+@classify_app.command("train")
+def classify_train(
+    data: Annotated[Path, typer.Argument(help="Metric-token corpus folder whose index names tune types.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Classifier file to write (.pt).")],
+    epochs: Annotated[int | None, typer.Option(help="Passes over the training pieces.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Train the tune-type classifier on the pieces of common types; prints held-out accuracy."""
+    import dataclasses
+
+    from composer.evaluate.classifier import ClassifierConfig, train_classifier
+
+    config = ClassifierConfig() if epochs is None else dataclasses.replace(ClassifierConfig(), epochs=epochs)
+    report = train_classifier(data, out, config, force=force)
+    typer.echo(report.to_table())
+    typer.echo(f"wrote {out}")
+
+
+@classify_app.command("predict")
+def classify_predict(
+    files: Annotated[list[Path], typer.Argument(help="Music files or folders (.mid/.abc/.musicxml).")],
+    classifier: Annotated[Path, typer.Option("--classifier", "-c", help="Classifier file from `classify train`.")],
+) -> None:
+    """Print the tune type the classifier hears in each piece."""
+    from composer.evaluate.classifier import load_classifier
+    from composer.evaluate.run import load_music
+
+    clf = load_classifier(classifier)
+    for path in files:
+        scores = load_music(path)
+        for score, label in zip(scores, clf.classify(scores), strict=True):
+            typer.echo(f"{label:<10} {path} {score.title or ''}")
+
+
 @app.command("train")
 def train_command(
     data: Annotated[Path | None, typer.Argument(help="Corpus folder from `composer tokenize` (optional with --resume).")] = None,
