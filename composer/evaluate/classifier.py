@@ -209,9 +209,9 @@ def train_classifier(data_dir: str | Path, out_path: str | Path, config: Classif
     weights = torch.tensor(len(train_at) / (len(classes) * np.maximum(np.bincount(labels[train_at],
                            minlength=len(classes)), 1)), dtype=torch.float32)  # balance rare types
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr)
-    rng, start, epochs = np.random.default_rng(config.seed), time.monotonic(), 0
+    rng, start, done = np.random.default_rng(config.seed), time.monotonic(), 0
     y_all = torch.from_numpy(labels)
-    for epochs in range(1, config.epochs + 1):
+    for epoch in range(1, config.epochs + 1):
         net.train()
         order = rng.permutation(train_at)
         for s in range(0, len(order), config.batch_size):
@@ -221,6 +221,7 @@ def train_classifier(data_dir: str | Path, out_path: str | Path, config: Classif
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
+        done = epoch
         if time.monotonic() - start > 60 * config.max_minutes:
             break
     net.eval()
@@ -228,6 +229,6 @@ def train_classifier(data_dir: str | Path, out_path: str | Path, config: Classif
     val_acc, confusion = _accuracy(clf, [pieces[i] for i in val_at], labels[val_at])
     report = ClassifierReport(classes=tuple(classes), n_train=len(train_at), n_val=len(val_at), accuracy=val_acc,
                               train_accuracy=train_acc, confusion=tuple(map(tuple, confusion.tolist())),
-                              epochs=epochs, seconds=time.monotonic() - start)
+                              epochs=done, seconds=time.monotonic() - start)
     clf.save(out_path, report)
     return report

@@ -48,8 +48,9 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def evaluate_likelihood(checkpoint: str | Path, data: str | Path, out: str | Path | None = None,
-                        config: LikelihoodConfig = LikelihoodConfig(), force: bool = False) -> tuple[LikelihoodReport, Path]:
+                        config: LikelihoodConfig | None = None, force: bool = False) -> tuple[LikelihoodReport, Path]:
     """Likelihood table of `checkpoint` on the held-out split of `data`, written to OUT/report.json."""
+    config = config or LikelihoodConfig()
     out = Path(out) if out is not None else default_out("likelihood")
     _check_out(out, force)
     report = likelihood_table(checkpoint, data, config.orders, config)
