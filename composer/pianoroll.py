@@ -7,6 +7,7 @@ import io
 from composer.score import Score, pitch_name
 
 MAX_BARS = 4000
+ROW_BEATS = 48.0  # beats per row of the piano roll: 16 bars of 6/8 or 2/4, 12 of 4/4
 
 
 def bar_starts(score: Score, end_tick: int | None = None) -> list[int]:
@@ -29,9 +30,10 @@ def _bar_ticks(score: Score, sig) -> int:
     return max(1, round(sig.bar_beats * score.tpq))
 
 
-def piano_roll_png(score: Score, seed_end_tick: int = 0) -> bytes:
-    """A piano roll as PNG bytes: notes coloured by velocity (or by program when there are several),
-    bar lines numbered along the top, the seed (ticks before `seed_end_tick`) shaded."""
+def piano_roll_png(score: Score, seed_end_tick: int = 0, row_beats: float = ROW_BEATS) -> bytes:
+    """A piano roll as PNG bytes, in rows of whole bars (at most `row_beats` beats each, like lines of a
+    score): notes coloured by velocity (or by program when there are several), bars numbered along
+    the top, the seed (ticks before `seed_end_tick`) shaded up to a red line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,43 +41,67 @@ def piano_roll_png(score: Score, seed_end_tick: int = 0) -> bytes:
     from matplotlib.patches import Patch
 
     notes, tpq = score.note_array(), score.tpq
-    beats = max(score.end_tick / tpq, 1.0)
-    fig, ax = plt.subplots(figsize=(min(max(8.0, beats / 5), 30.0), 4.5), dpi=100)
-    handles = []
-    if len(notes):
-        programs = sorted(set(notes[:, 4].tolist()))
-        if len(programs) > 1:
-            cmap = matplotlib.colormaps["tab10"]
-            colours = [cmap(programs.index(p) % 10) for p in notes[:, 4]]
-            handles = [Patch(color=cmap(i % 10), label=f"program {p}") for i, p in enumerate(programs)]
-        else:
-            colours = matplotlib.colormaps["viridis"](0.25 + 0.6 * notes[:, 3] / 127)
-        ax.barh(notes[:, 0], notes[:, 2] / tpq, left=notes[:, 1] / tpq, height=0.85, color=colours,
-                edgecolor="black", linewidth=0.4)
-        lo, hi = int(notes[:, 0].min()) - 1, int(notes[:, 0].max()) + 1
-        _pitch_axis(ax, lo, hi)
-    bars = [t / tpq for t in bar_starts(score)]
-    for x in bars:
-        ax.axvline(x, color="0.55", linewidth=0.7, zorder=0)
-    top = ax.secondary_xaxis("top")
+    starts = bar_starts(score)
     first = 0 if score.metadata.get("pickup_ticks") else 1  # a pickup is bar 0
-    shown = list(enumerate(bars, start=first))[:: max(1, len(bars) // 40)]
-    top.set_xticks([x for _, x in shown], [str(i) for i, _ in shown], fontsize=7)
-    top.set_xlabel("bar", fontsize=8)
+    rows = _rows([t / tpq for t in starts], max(score.end_tick / tpq, 1.0), row_beats)
+    width = max(b - a for a, b in rows)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(min(14.0, max(8.0, width / 3.5)), 0.7 + 2.6 * len(rows)),
+                             dpi=100, squeeze=False)
+    colours, handles = _colours(notes)
+    for ax, (a, b) in zip(axes[:, 0], rows, strict=True):
+        if len(notes):
+            ax.barh(notes[:, 0], notes[:, 2] / tpq, left=notes[:, 1] / tpq, height=0.85, color=colours,
+                    edgecolor="black", linewidth=0.4)
+            _pitch_axis(ax, int(notes[:, 0].min()) - 1, int(notes[:, 0].max()) + 1)
+        bars = [(i, t / tpq) for i, t in enumerate(starts, start=first) if a <= t / tpq < b]
+        for _, x in bars:
+            ax.axvline(x, color="0.55", linewidth=0.7, zorder=0)
+        top = ax.secondary_xaxis("top")
+        top.set_xticks([x for _, x in bars], [str(i) for i, _ in bars], fontsize=7)
+        if seed_end_tick:
+            ax.axvspan(0, seed_end_tick / tpq, color="0.88", zorder=-1)
+            ax.axvline(seed_end_tick / tpq, color="crimson", linewidth=1.2)
+        ax.set_xlim(a, a + width)
+        ax.tick_params(axis="x", labelsize=7)
     if seed_end_tick:
-        ax.axvspan(0, seed_end_tick / tpq, color="0.88", zorder=-1)
-        ax.axvline(seed_end_tick / tpq, color="crimson", linewidth=1.2)
         handles.append(Patch(color="0.88", label="seed"))
     if handles:
-        ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.9)
-    ax.set_xlim(0, beats)
-    ax.set_xlabel("beats (quarter notes)")
-    ax.set_title(score.title or "composition", fontsize=10)
+        axes[0, 0].legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.9)
+    axes[-1, 0].set_xlabel("beats (quarter notes); numbers on top: bars")
+    fig.suptitle(score.title or "composition", fontsize=10)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def _rows(bars: list[float], end: float, row_beats: float) -> list[tuple[float, float]]:
+    """(start, end) beats of each row: whole bars, at most `row_beats` long (a longer bar gets a row)."""
+    edges = [x for x in bars if 0 < x < end] + [end]
+    rows, start, last = [], 0.0, 0.0
+    for x in edges:
+        if x - start > row_beats and last > start:
+            rows.append((start, last))
+            start = last
+        last = x
+    rows.append((start, end))
+    return rows
+
+
+def _colours(notes):
+    """Note colours and legend entries: by program when there are several, else by velocity."""
+    import matplotlib
+    from matplotlib.patches import Patch
+
+    if not len(notes):
+        return [], []
+    programs = sorted(set(notes[:, 4].tolist()))
+    if len(programs) > 1:
+        cmap = matplotlib.colormaps["tab10"]
+        handles = [Patch(color=cmap(i % 10), label=f"program {p}") for i, p in enumerate(programs)]
+        return [cmap(programs.index(p) % 10) for p in notes[:, 4]], handles
+    return matplotlib.colormaps["viridis"](0.25 + 0.6 * notes[:, 3] / 127), []
 
 
 def _pitch_axis(ax, lo: int, hi: int) -> None:
