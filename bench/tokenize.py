@@ -9,11 +9,18 @@ corpus, written once with composer.save_midi into bench/.cache/ (git-ignored).
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import tempfile
-import time
-from pathlib import Path
+import os
+import sys
+
+# This file shares its name with the standard library's `tokenize`: keep its folder off the path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+import argparse  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 
