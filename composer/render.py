@@ -234,6 +234,8 @@ def musicxml_bytes(score: Score, path: Path | None = None) -> bytes:
     MuseScore. Voices that overlap go on separate staves."""
     from music21 import metadata, stream
 
+    sigs = [t for t in score.time_signatures if t.denominator & (t.denominator - 1) == 0]  # notation: 2^n only
+    score = score.replace(time_signatures=sigs)
     q = _quarter_grid(score)
     pickup, bar = score.metadata.get("pickup_ticks") or 0, bar_starts(score)
     shift = q(bar[2] - bar[1]) - q(pickup) if pickup and len(bar) > 2 else Fraction(0)

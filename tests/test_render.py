@@ -14,6 +14,7 @@ from composer import render as rendering
 from composer.cli import main
 from composer.errors import InputError, OutputError
 from composer.io import load
+from composer.io.abc import parse_abc_text
 from composer.pianoroll import bar_starts
 from composer.render import RenderConfig, find_soundfont, render, render_audio, render_batch, render_page
 from composer.score import Note, Score, TempoChange, TimeSignature
@@ -123,6 +124,19 @@ def test_musicxml_of_a_bach_chorale_keeps_every_voice(tmp_path):
     assert len(parsed.parts) == 3  # four voices; two that move together share a staff as chords
     first_bar = parsed.parts[0].getElementsByClass("Measure").first()
     assert (first_bar.paddingLeft, first_bar.duration.quarterLength) == (3.0, 1.0)  # the one-beat pickup
+
+
+def test_musicxml_skips_meters_notation_cannot_write(oneills_paths, tmp_path):
+    from music21 import converter
+
+    (path,) = [p for p in oneills_paths if p.name == "1376-1475.abc"]
+    (text,) = [t for t in path.read_text().split("\nX:") if "T: Johnny Has Gone To France" in t]
+    (johnny,) = parse_abc_text("X:" + text, source=str(path))
+    assert {(t.numerator, t.denominator) for t in johnny.time_signatures} == {(2, 2), (1, 6)}  # as ABC reads it
+    parsed = converter.parse(str(render(johnny, tmp_path / "johnny.musicxml")))  # music21 raised on the 1/6 bars
+    onsets = [n for n in parsed.flatten().notes if n.tie is None or n.tie.type == "start"]
+    assert [n.pitch.midi for n in onsets] == [n.pitch for n in johnny.notes]
+    assert {t.ratioString for t in parsed.flatten().getElementsByClass("TimeSignature")} == {"2/2"}
 
 
 # --- .wav --------------------------------------------------------------------------------------------
