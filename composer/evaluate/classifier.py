@@ -123,10 +123,13 @@ class TypeClassifier:
     def predict_ids(self, pieces: Sequence[Sequence[int] | np.ndarray], batch_size: int = 64) -> list[str]:
         """Type name for each token sequence (BOS header … EOS, as the tokenizer encodes)."""
         bodies = [body(p, self.config.max_len) for p in pieces]
-        out: list[str] = []
-        for s in range(0, len(bodies), batch_size):
-            logits = self.net(_batch(bodies[s : s + batch_size]))  # (B, C)
-            out += [self.classes[int(i)] for i in logits.argmax(1)]
+        order = sorted(range(len(bodies)), key=lambda i: len(bodies[i]))  # similar lengths share a batch
+        out: list[str] = [""] * len(bodies)
+        for s in range(0, len(order), batch_size):
+            rows = order[s : s + batch_size]
+            logits = self.net(_batch([bodies[i] for i in rows]))  # (B, C)
+            for i, c in zip(rows, logits.argmax(1).tolist(), strict=True):
+                out[i] = self.classes[c]
         return out
 
     def classify(self, scores: Sequence[Score]) -> list[str]:
