@@ -149,7 +149,10 @@ class Composer:
             forced = self._infer_header(forced, generator)
             while len(prefix) < 5 and forced[len(prefix)] is not None:
                 prefix = prefix + [forced[len(prefix)]]
-        grammar = grammar_for(self.tokenizer, forced)
+        min_bars = 0
+        if self.tokenizer.name == "metric" and bars is not None:
+            min_bars = sum(self.tokenizer.table.kinds[i] == "BAR" for i in prefix) + bars
+        grammar = grammar_for(self.tokenizer, forced, min_bars)
         steps = max_tokens or self._step_cap(bars, seconds)
         config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, max_tokens=steps)
         stop = self._stop_rule(bars, seconds, n)
@@ -163,7 +166,7 @@ class Composer:
 
         The header is METER KEY TYPE TEMPO, so asking for "a reel" alone would let the model pick a
         meter before it knows the type. Instead every (meter, key) pair is scored in one batch and one
-        is drawn with probability ∝ P(meter) · P(key | meter) · P(type | meter, key)."""
+        is drawn with probability ∝ (P(meter) · P(key | meter) · P(type | meter, key))⁴."""
         last = max((i for i, t in enumerate(forced) if t is not None and i > 0), default=0)
         free = [i for i in range(1, last) if forced[i] is None]
         if not free:
@@ -175,7 +178,9 @@ class Composer:
         ids = torch.cat([torch.full((len(grid), 1), BOS), grid], dim=1).to(self.device)  # (C, last + 1)
         logp = torch.log_softmax(self.model(ids[:, :-1])[0].float(), dim=-1)  # (C, last, V)
         score = logp.gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1).sum(dim=1)  # (C,)
-        pick = int(torch.multinomial(torch.softmax(score, 0).cpu(), 1, generator=_cpu(generator)).item())
+        # Sharpened (temperature 1/4): the model's tune-type guess from meter and key is soft, and a
+        # musician asking for a jig expects 6/8, not a long tail of unlikely meters.
+        pick = int(torch.multinomial(torch.softmax(4 * score, 0).cpu(), 1, generator=_cpu(generator)).item())
         return [forced[0], *grid[pick].tolist(), *forced[last + 1:]]
 
     def _step_cap(self, bars: int | None, seconds: float | None) -> int:

@@ -10,7 +10,7 @@ from fuzz_inputs import make_case, midi_file, midi_seeds, oneills_tunes, run_cas
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-MAX_SECONDS = 2.0
+MAX_SECONDS = 10.0  # a hang detector, not a timing claim (machines here are noisy); bench figures report the real max
 
 
 @pytest.fixture(scope="module")

@@ -132,9 +132,20 @@ def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAUL
     label = f"tune X:{fields.get('X', '?')}" + (f" ({fields['T']})" if fields.get("T") else "")
     if len(tune) > limits.max_abc_tune_chars:
         raise LimitError(f"{label}: {len(tune):,} characters, over the limit of {limits.max_abc_tune_chars:,}", source)
+    bars = tune.count("|")
+    if bars > limits.max_abc_bars:
+        raise LimitError(f"{label}: {bars:,} bar lines, over the limit of {limits.max_abc_bars:,} "
+                         "(music21's re-barring is quadratic in bars)", source)
+    body = tune.split("\nK:", 1)[-1].split("\n", 1)[-1]
+    widest = max((len(bar) for bar in body.split("|")), default=0)
+    if widest > limits.max_abc_bar_chars:
+        raise LimitError(f"{label}: a bar of {widest:,} characters, over the limit of {limits.max_abc_bar_chars:,}",
+                         source)
     if "L" not in fields and "M" not in fields:
         tune = re.sub(r"^(X:.*)$", r"\1\nL:1/8", tune, count=1, flags=re.MULTILINE)  # ABC 2.1 default
         tune = tune if tune.startswith("X:") else "L:1/8\n" + tune
+    import music21.abcFormat  # noqa: F401  (its first import takes ~1 s: keep it outside the deadline)
+
     try:
         with _deadline(limits.max_abc_tune_seconds):
             parsed = abc_to_stream(tune)

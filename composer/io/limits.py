@@ -19,7 +19,9 @@ class ReadLimits:
     max_tracks: int = 256  # MIDI tracks (after splitting by channel)
     max_qpm: float = 2000.0  # tempo above this is absurd; qpm <= 0 is malformed
     max_abc_tune_chars: int = 200_000  # one ABC tune's text; music21 slows badly on huge bodies
-    max_abc_tune_seconds: float = 1.0  # music21's re-barring is quadratic in bars; real tunes take ~30 ms
+    max_abc_bars: int = 600  # bar lines in one tune: O'Neill's longest has 146; 2,000 take music21 ~8 s
+    max_abc_bar_chars: int = 2_000  # characters between two bar lines: O'Neill's widest has 83
+    max_abc_tune_seconds: float = 1.0  # a last guard (SIGALRM) against music21 hangs; real tunes take ~30 ms
 
 
 DEFAULT_LIMITS = ReadLimits()

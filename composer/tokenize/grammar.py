@@ -21,8 +21,9 @@ class MetricGrammar:
     """Header METER KEY TYPE TEMPO (each may be forced), then bars: positions rise inside the bar,
     pitches rise inside a position, every PITCH gets its DURATION, EOS only after a complete note."""
 
-    def __init__(self, tokenizer: Tokenizer, forced: list[int | None] | None = None) -> None:
+    def __init__(self, tokenizer: Tokenizer, forced: list[int | None] | None = None, min_bars: int = 0) -> None:
         table, vocab = tokenizer.table, tokenizer.vocab_size
+        self.min_bars = min_bars  # EOS only once the piece has this many bars (so "16 bars" means 16)
         kinds = np.array(table.kinds)
         self.kind = {k: torch.from_numpy(kinds == k) for k in set(table.kinds)}
         self.value = torch.full((vocab,), -1, dtype=torch.long)
@@ -56,26 +57,27 @@ class MetricGrammar:
         return self
 
     def start(self, prefix: list[int], batch: int, device: torch.device) -> Tensor:
-        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 5) phase, bar_len, pos, pitch,
-        notes so far (a bar may end only once the piece has a note, so no sample is empty)."""
+        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 6) phase, bar_len, pos, pitch,
+        notes so far (a bar may end only once the piece has a note, so no sample is empty), bars so far."""
         self.to(device)
-        state = torch.tensor([[_H_METER, 48, -1, -1, 0]], dtype=torch.long, device=device)
+        state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0]], dtype=torch.long, device=device)
         for token in prefix[1:] if prefix and prefix[0] == BOS else prefix:
             state = self.advance(state, torch.tensor([token], device=device))
         return state.expand(batch, -1).clone()
 
     def mask(self, state: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes = state.unbind(-1)  # each (B,)
+        phase, bar_len, pos, pitch, notes, bars = state.unbind(-1)  # each (B,)
         allowed = self.phase_mask[phase]  # (B, V)
         value = self.value.unsqueeze(0)  # (1, V)
         pos_ok = (value > pos[:, None]) & (value < bar_len[:, None])
         pitch_ok = value > torch.where(phase == _AFTER_DUR, pitch, torch.full_like(pitch, -1))[:, None]
         bar_ok = (phase != _BAR_START) | (notes > 0)
         allowed = allowed & (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok)
-        return allowed & (~self.kind["BAR"] | bar_ok[:, None])
+        eos_ok = bars >= self.min_bars
+        return allowed & (~self.kind["BAR"] | bar_ok[:, None]) & (~self.kind["EOS"] | eos_ok[:, None])
 
     def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes = state.unbind(-1)
+        phase, bar_len, pos, pitch, notes, bars = state.unbind(-1)
         kind = {k: v[tokens] for k, v in self.kind.items()}
         value = self.value[tokens]
         header = phase <= _H_TEMPO
@@ -92,7 +94,8 @@ class MetricGrammar:
         new_phase = torch.where(kind["DURATION"], _AFTER_DUR, new_phase)
         new_phase = torch.where(kind["EOS"] | kind["PAD"], _DONE, new_phase)
         notes = notes + kind["DURATION"].long()
-        return torch.stack([new_phase, bar_len, pos, pitch, notes], dim=-1)
+        bars = bars + kind["BAR"].long()
+        return torch.stack([new_phase, bar_len, pos, pitch, notes, bars], dim=-1)
 
     def complete(self, ids: list[int]) -> list[int]:
         """Cut a row that stopped mid-note (length cap) back to its last complete note, then EOS."""
@@ -161,10 +164,10 @@ class PerformanceGrammar:
         return body + [off0 + p for p in sorted(sounding)] + [EOS]
 
 
-def grammar_for(tokenizer: Tokenizer, forced_header: list[int | None] | None = None):
+def grammar_for(tokenizer: Tokenizer, forced_header: list[int | None] | None = None, min_bars: int = 0):
     """The grammar of the tokenizer's scheme, or None where decoding repairs instead (abc)."""
     if tokenizer.name == "metric":
-        return MetricGrammar(tokenizer, forced_header)
+        return MetricGrammar(tokenizer, forced_header, min_bars)
     if tokenizer.name == "performance":
         return PerformanceGrammar(tokenizer)
     return None
