@@ -1,7 +1,10 @@
 """MIDI → tokens throughput against MidiTok's REMI on the same real files, in one run; plus the
 seconds to tokenize all of O'Neill's tunes cold and warm.
 
-    python bench/tokenize.py [--files 400] [--skip-corpus]
+    python bench/bench_tokenize.py [--files 400] [--skip-corpus]
+
+(Not bench/tokenize.py: that name would shadow the standard library's `tokenize` for every
+script in bench/.)
 
 Needs the `bench` extra (miditok). Real MIDI: O'Neill's tunes and Bach chorales from music21's
 corpus, written once with composer.save_midi into bench/.cache/ (git-ignored).
@@ -9,18 +12,11 @@ corpus, written once with composer.save_midi into bench/.cache/ (git-ignored).
 
 from __future__ import annotations
 
-import os
-import sys
-
-# This file shares its name with the standard library's `tokenize`: keep its folder off the path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
-import argparse  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 
