@@ -53,6 +53,7 @@ def test_learns_jigs_from_reels_and_round_trips(tmp_path: Path) -> None:
     assert sum(map(sum, report.confusion)) == 12
     assert "held-out accuracy" in report.to_table()
     clf = load_classifier(tmp_path / "clf.pt")
+    assert len(clf.trained_on) == report.n_train == 36  # kept out of later accuracy checks
     jigs = [tune([62, 66, 69] * 4, (6, 8), 240), tune([74, 73, 71, 69, 67, 66] * 3, (6, 8), 240)]
     reels = [tune([62, 66, 69, 74] * 4, (4, 4), 240), tune([74, 73, 71, 69, 67, 66, 64, 62] * 2, (4, 4), 240)]
     assert clf.classify(jigs + reels) == ["jig", "jig", "reel", "reel"]

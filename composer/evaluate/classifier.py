@@ -116,8 +116,10 @@ def _batch(bodies: Sequence[np.ndarray]) -> torch.Tensor:
 class TypeClassifier:
     """A trained TypeNet with its tokenizer and class names; `classify` takes Scores."""
 
-    def __init__(self, net: TypeNet, tokenizer: Tokenizer, classes: Sequence[str], config: ClassifierConfig) -> None:
+    def __init__(self, net: TypeNet, tokenizer: Tokenizer, classes: Sequence[str], config: ClassifierConfig,
+                 trained_on: Sequence[str] = ()) -> None:
         self.net, self.tokenizer, self.classes, self.config = net.eval(), tokenizer, tuple(classes), config
+        self.trained_on = frozenset(trained_on)  # piece_key() of every training piece: keep them out of tests
 
     @torch.no_grad()
     def predict_ids(self, pieces: Sequence[Sequence[int] | np.ndarray], batch_size: int = 64) -> list[str]:
@@ -141,7 +143,7 @@ class TypeClassifier:
         payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": asdict(self.config),
                    "classes": list(self.classes), "tokenizer": self.tokenizer.to_dict(),
                    "model": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
-                   "report": report.to_dict() if report is not None else None}
+                   "report": report.to_dict() if report is not None else None, "trained_on": sorted(self.trained_on)}
         buffer = io.BytesIO()
         torch.save(payload, buffer)
         return atomic_write_bytes(path, buffer.getvalue())
@@ -167,7 +169,12 @@ def load_classifier(path: str | Path) -> TypeClassifier:
         net.load_state_dict(payload["model"])
     except (KeyError, TypeError, RuntimeError) as e:
         raise CheckpointError(f"classifier file is damaged: {str(e)[:200]}", path) from None
-    return TypeClassifier(net, tokenizer, payload["classes"], config)
+    return TypeClassifier(net, tokenizer, payload["classes"], config, payload.get("trained_on") or ())
+
+
+def piece_key(entry: dict[str, Any]) -> str:
+    """A corpus piece's identity across corpora of the same files: 'sha1:piece'."""
+    return f"{entry.get('sha1')}:{entry.get('piece')}"
 
 
 def _labelled(data_dir: str | Path, config: ClassifierConfig) -> tuple[Any, list[int], list[str]]:
@@ -208,7 +215,8 @@ def train_classifier(data_dir: str | Path, out_path: str | Path, config: Classif
     bodies = [body(p, config.max_len) for p in pieces]
     torch.manual_seed(config.seed)
     net = TypeNet(corpus.tokenizer.vocab_size, len(classes), config.emb, config.hidden)
-    clf = TypeClassifier(net, corpus.tokenizer, classes, config)
+    clf = TypeClassifier(net, corpus.tokenizer, classes, config,
+                         [piece_key(corpus.index[keep[i]]) for i in train_at])
     weights = torch.tensor(len(train_at) / (len(classes) * np.maximum(np.bincount(labels[train_at],
                            minlength=len(classes)), 1)), dtype=torch.float32)  # balance rare types
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr)

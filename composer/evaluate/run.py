@@ -82,6 +82,7 @@ def load_music(path: str | Path) -> list[Score]:
 def corpus_val_scores(data: str | Path, val_fraction: float | None = None, split_seed: int | None = None) -> list[Score]:
     """The held-out pieces of a tokenized corpus, decoded, with their index's tune type."""
     from composer.data import DataConfig, open_corpus, split_pieces
+    from composer.evaluate.classifier import piece_key
 
     d = DataConfig()
     corpus = open_corpus(data)
@@ -93,7 +94,8 @@ def corpus_val_scores(data: str | Path, val_fraction: float | None = None, split
     for i in val:
         e = corpus.index[int(i)]
         score = corpus.tokenizer.decode(corpus.piece(int(i)).tolist())
-        out.append(score.replace(title=e.get("title") or score.title, tune_type=e.get("tune_type")))
+        out.append(score.replace(title=e.get("title") or score.title, tune_type=e.get("tune_type"),
+                                 metadata={**score.metadata, "piece_key": piece_key(e)}))
     return out
 
 
@@ -166,13 +168,13 @@ def evaluate_generated(generated: str | Path, reference: str | Path, out: str | 
 
 def _classifier_check(path: str | Path, composer: Any, gen: list[Score], ref: list[Score],
                       config: GenerateConfig) -> dict[str, Any]:
-    """Classifier on the reference (its accuracy), on the generated set (agreement with the asked type) and on
+    """Classifier on the reference pieces it was not trained on (its accuracy), on the generated set (agreement with the asked type) and on
     `config.n` pieces asked for as `conditioned_type` (the share heard as that type)."""
     from composer.evaluate.classifier import load_classifier
 
     clf = load_classifier(path)
     out: dict[str, Any] = {"path": str(path), "classes": list(clf.classes)}
-    labelled = [s for s in ref if s.tune_type in clf.classes]
+    labelled = [s for s in ref if s.tune_type in clf.classes and s.metadata.get("piece_key") not in clf.trained_on]
     if labelled:
         pred = clf.classify(labelled)
         out["reference_accuracy"] = sum(p == s.tune_type for p, s in zip(pred, labelled, strict=True)) / len(labelled)
@@ -211,7 +213,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     c = summary.get("classifier")
     if c:
         if "reference_accuracy" in c:
-            lines.append(f"classifier accuracy on the {c['reference_labelled']} labelled reference pieces: "
+            lines.append(f"classifier accuracy on the {c['reference_labelled']} labelled reference pieces it never saw: "
                          f"{c['reference_accuracy']:.3f}")
         if "generated_agreement" in c:
             lines.append(f"generated pieces heard as the type they were asked for: {c['generated_agreement']:.3f} "
