@@ -45,11 +45,11 @@ class ClassifierConfig:
     max_len: int = 768
     val_fraction: float = 0.2
     split_seed: int = 0
-    epochs: int = 12
+    epochs: int = 6  # about 3.5 minutes on O'Neill's 882 typed tunes, 2 CPU cores
     batch_size: int = 32
     lr: float = 3e-3
     seed: int = 0
-    max_minutes: float = 3.0
+    max_minutes: float | None = None  # a wall-clock cap makes the result depend on machine load
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ def train_classifier(data_dir: str | Path, out_path: str | Path, config: Classif
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
         done = epoch
-        if time.monotonic() - start > 60 * config.max_minutes:
+        if config.max_minutes is not None and time.monotonic() - start > 60 * config.max_minutes:
             break
     net.eval()
     train_acc, _ = _accuracy(clf, [pieces[i] for i in train_at], labels[train_at])
