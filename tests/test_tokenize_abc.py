@@ -157,7 +157,7 @@ def test_repairs_of_ill_formed_sequences():
               "tie:-", "M:3/4", "note:e", "tie:-")
     assert TOK.ids_to_abc(bad) == "X:1\nT:\nM:6/8\nL:1/8\nK:Dmaj\nA2B | c |  [df]ze\n"
     assert TOK.decode(bad).notes == (Note(69, 0, 480), Note(71, 480, 240), Note(73, 720, 240), Note(74, 960, 240),
-                                     Note(76, 1440, 240), Note(78, 960, 240))
+                                     Note(78, 960, 240), Note(76, 1440, 240))  # time order
     assert TOK.ids_to_abc(ids("bar:|:", "note:A", "bar::|", "bar:[2", "note:B", "bar:|]")).endswith(
         "K:Cmaj\n|: A :|  [2 B |]\n")
     # music21 makes measures, and so expands repeats, only with two or more plain `|` in the body
