@@ -30,7 +30,7 @@ def bare_steps(model: Model, batch: int, tokens: int) -> float:
     with torch.no_grad():
         for _ in range(tokens):
             logits, state = model(x, state)
-            x = torch.multinomial(torch.softmax(logits[:, -1], -1), 1)
+            x = logits[:, -1].argmax(-1, keepdim=True)  # the cheapest possible choice: a floor
     return time.perf_counter() - start
 
 
@@ -41,7 +41,7 @@ def rerun_prefix(model: Model, tokens: int) -> float:
     with torch.no_grad():
         for _ in range(tokens):
             logits, _ = model(seq)
-            seq = torch.cat([seq, torch.multinomial(torch.softmax(logits[:, -1], -1), 1)], dim=1)
+            seq = torch.cat([seq, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
     return time.perf_counter() - start
 
 
