@@ -246,6 +246,13 @@ def train_command(
             f"; best val loss {result.best_val_loss:.4f} (perplexity {math.exp(result.best_val_loss):.2f})")
         typer.echo(f"{result.stopped}: step {result.step}, epoch {result.epoch}, "
                    f"{result.tokens_per_second:,.0f} tokens/s{best}; run in {result.run_dir}")
+    if result.stopped == "interrupted":
+        if int(os.environ.get("RANK", "0")) == 0:
+            import shlex
+
+            typer.echo(f"interrupted at step {result.step}: continue with composer train --resume "
+                       f"{shlex.quote(result.run_dir)}", err=True)
+        sys.exit(130)
 
 
 @app.command()

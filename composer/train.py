@@ -5,7 +5,8 @@ Each step: a batch of windows (fresh zero state per window) → cross-entropy on
 min_lr_ratio·lr. After each epoch: validation loss, perplexity and bits per token go to
 metrics.jsonl and loss.png; last.pt is written then (and every checkpoint_every_steps), best.pt on
 improvement. A run resumes from last.pt at the exact batch it stopped before, with optimizer,
-schedule and RNG states restored. Under torchrun (WORLD_SIZE > 1) each rank takes its slice of
+schedule and RNG states restored. Ctrl-C (SIGINT) during `fit` finishes the step, writes last.pt and
+stops ("interrupted"); a second Ctrl-C quits at once. Under torchrun (WORLD_SIZE > 1) each rank takes its slice of
 every global batch, DistributedDataParallel averages the gradients, and only rank 0 writes.
 Music-aware extras (preview MIDI from seed tunes) are callbacks: see composer.previews.
 """
@@ -15,6 +16,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,7 +74,7 @@ class FitResult:
 
     step: int
     epoch: int
-    stopped: str  # "done", "max_steps" or "max_minutes"
+    stopped: str  # "done", "max_steps", "max_minutes" or "interrupted" (Ctrl-C)
     best_val_loss: float | None
     last_val: dict[str, float] | None
     tokens_per_second: float
@@ -92,6 +96,33 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class _Interrupt:
+    """While entered (in the main thread): the first SIGINT sets `requested`, the next raises
+    KeyboardInterrupt at once; the previous handler comes back on exit. Elsewhere it does nothing."""
+
+    def __init__(self, announce: bool = True) -> None:
+        self.announce, self.requested, self.installed, self.previous = announce, False, False, None
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.installed = True
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.announce:
+            print("\ninterrupted: stopping after this step and saving last.pt (Ctrl-C again to quit now)",
+                  file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if self.previous is None else self.previous)
+            self.installed = False
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -129,6 +160,7 @@ class Trainer:
         self.step = self.epoch = self.step_in_epoch = 0
         self.best_val_loss: float | None = None
         self.history: list[dict[str, Any]] = []
+        self._interrupt = _Interrupt(announce=False)
 
     # --- state ---------------------------------------------------------------------------------
     def load_state(self, checkpoint: Checkpoint) -> None:
@@ -206,7 +238,14 @@ class Trainer:
         return {"val_loss": loss, "perplexity": math.exp(min(loss, 700.0)), "bits_per_token": loss / math.log(2)}
 
     def fit(self) -> FitResult:
-        """Train until `epochs` are done, or max_steps / max_minutes is reached; always leaves last.pt."""
+        """Train until `epochs` are done, or max_steps / max_minutes / Ctrl-C stops it; always leaves last.pt.
+
+        Ctrl-C (main thread only) is caught while fitting: the step in progress finishes, then the run
+        stops as "interrupted" with last.pt written; a second Ctrl-C raises KeyboardInterrupt at once."""
+        with _Interrupt(announce=self.rank == 0) as self._interrupt:
+            return self._fit()
+
+    def _fit(self) -> FitResult:
         cfg = self.config
         if self.world > 1 and self.net is self.model:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -239,6 +278,8 @@ class Trainer:
                 train_seconds += time.monotonic() - tick
                 if stopped == "done":
                     self._end_epoch()
+                    if self.epoch < cfg.epochs and self._interrupted():  # Ctrl-C during validation or previews
+                        stopped = "interrupted"
         if stopped != "done":
             self.log({"event": "stop", "reason": stopped})
         self.save("last.pt")
@@ -248,17 +289,30 @@ class Trainer:
                          tokens_done / max(train_seconds, 1e-9), train_seconds, str(self.run_dir), self.extra)
 
     def _should_stop(self, started: float) -> str:
+        """The reason to stop after this step ("done": go on); a limit reached wins over Ctrl-C."""
         cfg = self.config
         reason = 0
         if cfg.max_steps is not None and self.step >= cfg.max_steps:
             reason = 1
         elif cfg.max_minutes is not None and time.monotonic() - started >= cfg.max_minutes * 60:
             reason = 2
-        if self.world > 1 and cfg.max_minutes is not None:
-            flag = torch.tensor([reason], device=self.device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)  # every rank stops at the same step
-            reason = int(flag.item())
+        interrupted = self._interrupt.requested
+        if self.world > 1 and (cfg.max_minutes is not None or self._interrupt.installed):
+            flags = torch.tensor([reason, int(interrupted)], device=self.device)
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)  # every rank stops at the same step
+            reason, interrupted = int(flags[0].item()), bool(flags[1].item())
+        if reason == 0 and interrupted:
+            return "interrupted"
         return ("done", "max_steps", "max_minutes")[reason]
+
+    def _interrupted(self) -> bool:
+        """Whether Ctrl-C reached this rank or (under torchrun) any rank; a collective call there."""
+        interrupted = self._interrupt.requested
+        if self.world > 1 and self._interrupt.installed:
+            flag = torch.tensor([int(interrupted)], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            interrupted = bool(flag.item())
+        return interrupted
 
     def _end_epoch(self) -> None:
         self.epoch, self.step_in_epoch = self.epoch + 1, 0

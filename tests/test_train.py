@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -166,3 +168,68 @@ def test_torchrun_two_processes_match_one(corpus, tmp_path):
     assert len(a) == len(b) == 4 and max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-4
     wa, wb = (load_checkpoint(tmp_path / r / "last.pt").model_state for r in ("ddp", "one"))
     assert all(torch.allclose(wa[k], wb[k], atol=1e-4) for k in wa)
+
+
+# --- interruptions ------------------------------------------------------------------------------
+CLI_MODEL = ["--seq-len", 16, "--batch-size", 4, "--hidden", 16, "--emb", 8, "--layers", 1, "--device", "cpu", "-q"]
+
+
+def _spawn(args: list, log: Path) -> subprocess.Popen:
+    """`composer train ARGS` in a fresh process (one torch thread): stdout into `log`, stderr into log.err."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    with open(log, "w") as out, open(log.with_suffix(".err"), "w") as err:
+        return subprocess.Popen([sys.executable, "-m", "composer", "train", *map(str, args)], env=env, cwd=ROOT,
+                                stdout=out, stderr=err, text=True)
+
+
+def _output(log: Path) -> str:
+    return (log.read_text() + log.with_suffix(".err").read_text())[-2000:]
+
+
+def _last_logged(run: Path) -> int:
+    from composer.train_log import read_metrics
+
+    steps = [e["step"] for e in read_metrics(run / "metrics.jsonl") if e.get("event") == "train"]
+    return steps[-1] if steps else 0
+
+
+def _wait_for(proc: subprocess.Popen, condition, log: Path, timeout: float = 60.0) -> None:
+    """Poll until `condition()`; fail if the process ends first or it takes longer than `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"exited {proc.returncode} first:\n{_output(log)}"
+        assert time.monotonic() < deadline, f"timed out:\n{_output(log)}"
+        time.sleep(0.0005)
+
+
+def test_ctrl_c_stops_after_the_step_with_last_pt_and_a_resume_hint(corpus, tmp_path, capsys):
+    run, log = tmp_path / "run", tmp_path / "train.log"
+    proc = _spawn([corpus, "--out", run, *CLI_MODEL, "--epochs", 200, "--log-every", 1], log)
+    _wait_for(proc, lambda: _last_logged(run) >= 3, log)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130, _output(log)
+    ck = load_checkpoint(run / "last.pt")
+    assert ck.step >= _last_logged(run) >= 3
+    hint = f"interrupted at step {ck.step}: continue with composer train --resume {run}"
+    assert hint in log.with_suffix(".err").read_text().splitlines()
+    assert _events(run, "stop")[-1] == {"event": "stop", "reason": "interrupted", "step": ck.step, "epoch": ck.epoch}
+    handler = signal.getsignal(signal.SIGINT)
+    assert _cli(["train", "--resume", run, "--max-steps", ck.step + 3, "-q"]) == 0
+    assert f"max_steps: step {ck.step + 3}" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGINT) is handler  # fit put the caller's handler back
+    assert [e["step"] for e in _events(run, "train")] == list(range(1, ck.step + 4))
+
+
+def test_ctrl_c_at_an_epoch_end_stops_there_and_a_second_one_raises(corpus, tmp_path):
+    handler = signal.getsignal(signal.SIGINT)
+    ctrl_c = lambda times: lambda trainer, epoch, metrics: [signal.raise_signal(signal.SIGINT) for _ in range(times)]  # noqa: E731
+    cfg = TrainConfig(**{**FAST, "epochs": 3})
+    result = train(corpus, tmp_path / "a", MODEL, DATA, cfg, progress=False, callbacks=[ctrl_c(1)])
+    assert (result.stopped, result.epoch, result.step) == ("interrupted", 1, 12)  # 12 steps per epoch
+    last = load_checkpoint(tmp_path / "a" / "last.pt")
+    assert (last.step, last.epoch, last.step_in_epoch) == (12, 1, 0)
+    assert signal.getsignal(signal.SIGINT) is handler
+    with pytest.raises(KeyboardInterrupt):
+        train(corpus, tmp_path / "b", MODEL, DATA, cfg, progress=False, callbacks=[ctrl_c(2)])
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert load_checkpoint(tmp_path / "b" / "last.pt").epoch == 1  # written before the callbacks ran
