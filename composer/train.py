@@ -174,7 +174,11 @@ class Trainer:
             restore_rng(checkpoint.rng_state)
         self.step, self.epoch, self.step_in_epoch = checkpoint.step, checkpoint.epoch, checkpoint.step_in_epoch
         self.best_val_loss = checkpoint.best_val_loss
-        self.history = [e for e in read_metrics(self.run_dir / "metrics.jsonl") if e.get("step", 0) <= self.step]
+        # Events logged after the checkpoint are dropped (they will be logged again), among them the val
+        # line of an epoch end whose last.pt was never written: same step, next epoch.
+        at = (self.step, self.epoch)
+        self.history = [e for e in read_metrics(self.run_dir / "metrics.jsonl")
+                        if (e.get("step", 0), e.get("epoch", 0)) <= at]
         if self.rank == 0:
             atomic_write_text(self.run_dir / "metrics.jsonl", "".join(json.dumps(e) + "\n" for e in self.history))
 

@@ -233,3 +233,28 @@ def test_ctrl_c_at_an_epoch_end_stops_there_and_a_second_one_raises(corpus, tmp_
         train(corpus, tmp_path / "b", MODEL, DATA, cfg, progress=False, callbacks=[ctrl_c(2)])
     assert signal.getsignal(signal.SIGINT) is handler
     assert load_checkpoint(tmp_path / "b" / "last.pt").epoch == 1  # written before the callbacks ran
+
+
+def test_crash_between_val_line_and_last_pt_is_redone_once(corpus, tmp_path, monkeypatch):
+    """Killed while writing best.pt at an epoch end: last.pt is from before the val line, which resume drops."""
+    import composer.train as training
+
+    cfg = TrainConfig(**FAST)  # 12 steps per epoch, last.pt every 4: one at the last step of epoch 0
+    whole = train(corpus, tmp_path / "whole", MODEL, DATA, cfg, progress=False, callbacks=[])
+    real_save = training.save_checkpoint
+
+    def save(path, **kw):
+        if Path(path).name == "best.pt":
+            raise RuntimeError("killed")
+        return real_save(path, **kw)
+
+    monkeypatch.setattr(training, "save_checkpoint", save)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(corpus, tmp_path / "cut", MODEL, DATA, cfg, progress=False, callbacks=[])
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    assert [(e["step"], e["epoch"]) for e in _events(tmp_path / "cut", "val")] == [(12, 1)]
+    cut = load_checkpoint(tmp_path / "cut" / "last.pt")
+    assert (cut.step, cut.epoch) == (12, 0)
+    again = resume(tmp_path / "cut", progress=False, callbacks=[])
+    assert (again.step, again.epoch, again.best_val_loss) == (whole.step, whole.epoch, whole.best_val_loss)
+    assert _events(tmp_path / "cut", "val") == _events(tmp_path / "whole", "val")  # one val line per epoch
