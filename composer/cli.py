@@ -209,6 +209,7 @@ def train_command(
     max_steps: Annotated[int | None, typer.Option(help="Stop cleanly after this many steps in all.")] = None,
     device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 …")] = None,
     log_every: Annotated[int | None, typer.Option(help="Steps between train-loss lines in metrics.jsonl.")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(help="Steps between last.pt writes (also at each epoch end).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the initial weights and the data order.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start afresh in an --out folder that holds a run.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -225,7 +226,7 @@ def train_command(
     model_opts = given(cell=cell, layers=layers, hidden=hidden, emb=emb, dropout=dropout)
     data_opts = given(seq_len=seq_len, batch_size=batch_size, transpose=_int_pair(transpose, "--transpose"))
     train_opts = given(epochs=epochs, lr=lr, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed,
-                       log_every=log_every)
+                       log_every=log_every, checkpoint_every_steps=checkpoint_every)
     if resume is not None:
         fixed = sorted({**model_opts, **data_opts, **{k: v for k, v in train_opts.items()
                                                        if k not in training.RESUMABLE}})

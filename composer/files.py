@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from composer.errors import OutputError
+
+TEMP_SUFFIX = ".tmp"  # atomic_write_bytes writes `.{name}.XXXXXXXX.tmp` beside `name`, then renames it
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, *, force: bool = True) -> Path:
@@ -21,7 +25,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, force: bool = True) -> 
         raise OutputError("already exists; pass --force (force=True) to overwrite it", path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     except OSError as e:
         raise OutputError(f"cannot write here: {os.strerror(e.errno or errno.EIO)}", path) from None
     try:
@@ -43,6 +47,23 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, force: bool = True) -> 
 def atomic_write_text(path: str | Path, text: str, *, force: bool = True) -> Path:
     """`atomic_write_bytes` for UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"), force=force)
+
+
+def remove_stale_temps(folder: str | Path, names: Iterable[str]) -> list[Path]:
+    """Delete the temp files a killed `atomic_write_bytes` left in `folder` for the files `names`
+    (`.{name}.XXXXXXXX.tmp`, nothing else); returns what it removed. Call it only when no writer is
+    running there, e.g. before resuming a run."""
+    folder, names = Path(folder), list(names)
+    if not names:
+        return []
+    alternatives = "|".join(map(re.escape, names))
+    pattern = re.compile(rf"\.(?:{alternatives})\.[a-z0-9_]{{8}}{re.escape(TEMP_SUFFIX)}")
+    removed = []
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 def unique_path(folder: str | Path, stem: str, suffix: str) -> Path:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from composer.checkpoint import Checkpoint, restore_rng, save_checkpoint
 from composer.data import TrainData
-from composer.files import atomic_write_bytes, atomic_write_text
+from composer.files import atomic_write_bytes, atomic_write_text, remove_stale_temps
 from composer.train_log import ProgressBar, loss_curve_png, read_metrics
 
 Callback = Callable[["Trainer", int, dict[str, Any]], None]
@@ -409,6 +409,8 @@ def resume(run_dir: str | Path, data_dir: str | Path | None = None, overrides: d
     from composer.model import Model
 
     run_dir = Path(run_dir)
+    if int(os.environ.get("RANK", "0")) == 0:
+        remove_stale_temps(run_dir, RUN_FILES)  # half-written checkpoints of a killed run
     checkpoint = load_checkpoint(run_dir / "last.pt")
     bad = set(overrides or {}) - set(RESUMABLE)
     if bad:

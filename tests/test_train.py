@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -170,7 +171,7 @@ def test_torchrun_two_processes_match_one(corpus, tmp_path):
     assert all(torch.allclose(wa[k], wb[k], atol=1e-4) for k in wa)
 
 
-# --- interruptions ------------------------------------------------------------------------------
+# --- interruptions: Ctrl-C, SIGKILL, a crash between the val line and last.pt ----------------------
 CLI_MODEL = ["--seq-len", 16, "--batch-size", 4, "--hidden", 16, "--emb", 8, "--layers", 1, "--device", "cpu", "-q"]
 
 
@@ -258,3 +259,62 @@ def test_crash_between_val_line_and_last_pt_is_redone_once(corpus, tmp_path, mon
     again = resume(tmp_path / "cut", progress=False, callbacks=[])
     assert (again.step, again.epoch, again.best_val_loss) == (whole.step, whole.epoch, whole.best_val_loss)
     assert _events(tmp_path / "cut", "val") == _events(tmp_path / "whole", "val")  # one val line per epoch
+
+
+def test_resume_removes_only_the_atomic_writers_stale_temp_files(corpus, tmp_path):
+    run = tmp_path / "run"
+    train(corpus, run, MODEL, DATA, TrainConfig(**{**FAST, "max_steps": 2}), progress=False, callbacks=[])
+    stale = [run / n for n in (".last.pt.a1b2c3d4.tmp", ".best.pt.zz_9y8x7.tmp", ".metrics.jsonl.q0w9e8r7.tmp")]
+    kept = [run / n for n in (".notes.txt.a1b2c3d4.tmp", ".last.pt.tmp", "last.pt.a1b2c3d4.tmp", ".last.pt.a1b2.tmp")]
+    for p in stale + kept:
+        p.write_bytes(b"half a checkpoint")
+    assert resume(run, overrides={"max_steps": 3}, progress=False, callbacks=[]).step == 3
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
+
+
+def test_sigkill_at_random_points_never_corrupts_and_resumes_to_the_same_weights(corpus, tmp_path):
+    """Kill `composer train` with SIGKILL 5+ times (mid-step, and mid-write of last.pt): every kill leaves
+    loadable checkpoints, loses at most one checkpoint interval, and the resumed run ends where an
+    uninterrupted one does."""
+    every = 3
+    args = [*CLI_MODEL, "--epochs", 4, "--log-every", 1, "--checkpoint-every", every]
+    assert _cli(["train", corpus, "--out", tmp_path / "whole", *args]) == 0
+    run, log, rng = tmp_path / "run", tmp_path / "train.log", random.Random(7)
+    plan, stale, kills, step, logged = ["step", "step", "write", "step", "step", "write"], [], 0, 0, 0
+    while plan:
+        mode = plan.pop(0)
+        proc = _spawn([corpus, "--out", run, *args] if kills == 0 else ["--resume", run], log)
+        # Until the resumed process rewrites metrics.jsonl, it shows the killed one's steps (up to `logged`).
+        if mode == "step":  # somewhere in a training step, a few steps past those logged before
+            target = max(logged + rng.randint(1, 20), every + 1)  # the first kill: after the first last.pt
+            _wait_for(proc, lambda t=target: _last_logged(run) >= t, log)
+            time.sleep(rng.uniform(0, 0.004))
+        else:  # the moment the atomic writer's temp file for last.pt appears
+            _wait_for(proc, lambda n=logged: _last_logged(run) > n, log)  # training: stale files are gone
+            _wait_for(proc, lambda: any(p.name.startswith(".last.pt.") for p in run.iterdir()), log)
+        proc.kill()
+        proc.wait(timeout=30)
+        kills += 1
+        ck = load_checkpoint(run / "last.pt")  # never corrupt or half-written
+        if (run / "best.pt").exists():
+            load_checkpoint(run / "best.pt")
+        logged = _last_logged(run)
+        assert step <= ck.step and logged - ck.step <= every, (ck.step, logged)
+        step = ck.step
+        if mode == "write":
+            left = [p for p in sorted(run.glob(".last.pt.*.tmp")) if p not in stale]
+            if left:
+                stale += left
+            elif kills < 12:
+                plan.append("write")  # the rename won the race: try at another checkpoint
+    assert kills >= 6 and stale, "no kill landed inside a checkpoint write"
+    proc = _spawn(["--resume", run], log)
+    assert proc.wait(timeout=60) == 0, _output(log)
+    assert not any(p.exists() for p in stale) and not list(run.glob(".*.tmp"))
+    a, b = load_checkpoint(tmp_path / "whole" / "last.pt"), load_checkpoint(run / "last.pt")
+    assert (a.step, a.epoch) == (b.step, b.epoch) == (_last_logged(run), 4)
+    assert all(torch.allclose(a.model_state[k], b.model_state[k], atol=1e-5) for k in a.model_state)
+    for kind, key in (("train", "loss"), ("val", "val_loss")):
+        x, y = _events(tmp_path / "whole", kind), _events(run, kind)
+        assert [e["step"] for e in x] == [e["step"] for e in y]  # each step logged once, none lost
+        assert [e[key] for e in x] == pytest.approx([e[key] for e in y], abs=1e-5)
