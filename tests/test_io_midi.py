@@ -156,6 +156,17 @@ def test_bad_midi_raises_input_error_naming_the_file(tmp_path: Path) -> None:
         assert str(path) in str(info.value), name
 
 
+def test_a_cut_off_midi_file_is_called_truncated(tmp_path: Path) -> None:
+    good = (save_midi(Score(notes=[Note(60, i * 10, 10) for i in range(20)]), tmp_path / "good.mid")).read_bytes()
+    path = tmp_path / "cut.mid"
+    for data, reason in ((good[:30], r"track 1 declares [\d,]+ bytes but only 8 follow"),
+                         (good[:18], "ends inside a chunk header"),
+                         (good[:14] + b"\x07" * 100, "malformed MIDI")):  # garbage, not a cut: no claim of truncation
+        path.write_bytes(data)
+        with pytest.raises(InputError, match=reason):
+            load(path)
+
+
 def test_mutated_midi_only_ever_raises_composer_errors(tmp_path: Path) -> None:
     save_midi(Score(notes=[Note(60 + i % 12, i * 10, 10, program=i % 2) for i in range(40)]), tmp_path / "good.mid")
     good = (tmp_path / "good.mid").read_bytes()

@@ -33,8 +33,24 @@ def load_midi(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Sco
     try:
         sm = symusic.Score.from_midi(data, ttype="tick")
     except Exception as e:  # symusic raises RuntimeError/ValueError with its own wording
-        raise InputError(f"malformed MIDI: {e}"[:300], path) from None
+        raise InputError(_cut_off(data) or f"malformed MIDI: {e}"[:300], path) from None
     return [symusic_to_score(sm, path, limits)]
+
+
+def _cut_off(data: bytes) -> str | None:
+    """Why a file symusic refused is truncated (a track or chunk header runs past its end), or None."""
+    offset, track = 8 + int.from_bytes(data[4:8], "big"), 0
+    while offset + 8 <= len(data):
+        kind, length, body = data[offset : offset + 4], int.from_bytes(data[offset + 4 : offset + 8], "big"), offset + 8
+        track += kind == b"MTrk"
+        if body + length > len(data):
+            if kind != b"MTrk":
+                return None  # garbage where a chunk should start: malformed, not cut off
+            return f"truncated MIDI file: track {track} declares {length:,} bytes but only {len(data) - body:,} follow"
+        offset = body + length
+    if offset < len(data):
+        return "truncated MIDI file: it ends inside a chunk header"
+    return None
 
 
 def symusic_to_score(sm, path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> Score:
