@@ -223,3 +223,48 @@ def test_whole_oneills_tokenizes_and_warm_run_is_100x_faster(tmp_path, oneills_p
     assert cold.files_failed == () and cold.pieces >= 0.99 * 2009
     assert (warm.files_skipped_cached, warm.pieces, warm.tokens) == (39, cold.pieces, cold.tokens)
     assert warm.seconds * 100 <= cold.seconds
+
+
+def test_a_hundred_midi_files_with_five_percent_corrupt(tmp_path, oneills_paths, tok):
+    """95 real tunes as MIDI and 5 files broken five ways: every good file's piece is indexed, every bad
+    file is reported with its problem, and nothing else is lost."""
+    import random
+
+    from composer.io import save_midi
+
+    folder = tmp_path / "midi"
+    (folder / "seeds").mkdir(parents=True)
+    for seed in SEEDS.glob("*.mid"):
+        shutil.copy(seed, folder / "seeds" / seed.name)
+    tunes = [s for p in oneills_paths if p.name in ("0001-0050.abc", "0301-0350.abc") for s in load(p)]
+    seeds = sorted(SEEDS.glob("*.mid"))
+    assert len(tunes) == 100 and len(seeds) == 8
+    for i, tune in enumerate(tunes[: 100 - len(seeds) - 5]):
+        save_midi(tune, folder / f"oneills-{i:03d}.mid")
+    spare = []
+    for i, tune in enumerate(tunes[-5:]):
+        save_midi(tune, tmp_path / f"spare-{i}.mid")
+        spare.append((tmp_path / f"spare-{i}.mid").read_bytes())
+    rng = random.Random(5)
+    bad = {  # name: (bytes, what the reason must say)
+        "truncated.mid": (spare[0][: len(spare[0]) // 2], "truncated MIDI file: track"),
+        "random-bytes.mid": (rng.randbytes(777), "not a MIDI file"),
+        "zero-length.mid": (b"", "empty file"),
+        "header-then-garbage.mid": (spare[1][:14] + rng.randbytes(300), "malformed MIDI"),
+        "not-midi.mid": ((SEEDS / "kesh.abc").read_bytes(), "not a MIDI file"),
+    }
+    for name, (data, _) in bad.items():
+        (folder / name).write_bytes(data)
+    good_names = {p.name for p in folder.rglob("*.mid")} - set(bad)
+    assert len(good_names) == 95 and len(find_files([folder])) == 100
+
+    report = tokenize_corpus([folder], tok, tmp_path / "corpus", workers=2, progress=False)
+    entries = read_index(tmp_path / "corpus")
+    indexed = [Path(e["file"]).name for e in entries]
+    assert sorted(indexed) == sorted(good_names)  # one piece per good file, none lost, none twice
+    failed = {Path(f).name: reason for f, reason in report.files_failed}
+    assert set(failed) == set(bad)
+    for name, (_, problem) in bad.items():
+        assert problem in failed[name], (name, failed[name])
+    assert (report.files_seen, report.files_done, report.pieces, report.pieces_failed) == (100, 95, 95, ())
+    assert report.tokens == sum(e["length"] for e in entries) and all(e["length"] > 20 for e in entries)
