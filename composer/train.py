@@ -6,8 +6,9 @@ min_lr_ratio·lr. After each epoch: validation loss, perplexity and bits per tok
 metrics.jsonl and loss.png; last.pt is written then (and every checkpoint_every_steps), best.pt on
 improvement. A run resumes from last.pt at the exact batch it stopped before, with optimizer,
 schedule and RNG states restored. Ctrl-C (SIGINT) during `fit` finishes the step, writes last.pt and
-stops ("interrupted"); a second Ctrl-C quits at once. Under torchrun (WORLD_SIZE > 1) each rank takes its slice of
-every global batch, DistributedDataParallel averages the gradients, and only rank 0 writes.
+stops ("interrupted"); a second Ctrl-C quits at once. Under torchrun (WORLD_SIZE > 1) each rank
+takes its slice of every global batch, DistributedDataParallel averages the gradients, only rank 0
+writes, and all ranks stop at the same step.
 Music-aware extras (preview MIDI from seed tunes) are callbacks: see composer.previews.
 """
 
