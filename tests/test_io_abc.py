@@ -169,10 +169,27 @@ def test_repeat_without_start_goes_back_to_previous_section(oneills_paths: list[
     assert tune.end_tick == 481 * 480
 
 
-def test_unclosed_start_repeat_is_ignored_and_bad_repeats_fall_back(oneills_paths: list[Path]) -> None:
+def _oneills_tune(oneills_paths: list[Path], file: str, x: int):
+    text = next(p for p in oneills_paths if p.name == file).read_text()
+    (tune,) = parse_abc_text(text[text.index(f"X: {x}") : text.index(f"X: {x + 1}")], file)
+    return tune
+
+
+def test_unclosed_start_repeat_is_ignored():
     (tune,) = parse_abc_text("X:1\nT:open\nM:4/4\nL:1/4\nK:G\nGABc|:defg|gfed|]\n")
     assert tune.metadata["repeats_expanded"] is True and len(tune.notes) == 12
-    text = next(p for p in oneills_paths if p.name == "0759-0810.abc").read_text()
-    (odd,) = parse_abc_text(text[text.index("X: 769") : text.index("X: 770")], "0759-0810.abc")
-    assert odd.metadata["repeats_expanded"] is False  # `||z|…[1 … :|[2` confuses music21's expander
-    assert odd.title and len(odd.notes) > 100
+
+
+@pytest.mark.parametrize(("file", "x", "beats"), [
+    # `||z|…[1 … :|[2`, a first ending music21 split in two (its re-barring left the `:|` outside the
+    # bracket) and three 8-bar parts: AABBCC of 6/8 bars plus the half-beat pickup; music21 refuses it
+    ("0759-0810.abc", 769, 48 * 3 + 0.5),
+    # `[2 … :|`: a transcriber's repeat sign closing the second ending; AABB, not music21's replay from the top
+    ("0951-0981.abc", 958, 32 * 3),
+    # `d2 d2 d2:|` overflows its bar; the `:|` music21 moved to the split-off bar still repeats the part
+    ("1577-1624.abc", 1603, 32 * 4),
+])
+def test_repeats_unfold_as_players_read_them(oneills_paths: list[Path], file: str, x: int, beats: float) -> None:
+    tune = _oneills_tune(oneills_paths, file, x)
+    assert tune.metadata["repeats_expanded"] is True
+    assert tune.end_tick == beats * 480

@@ -92,38 +92,7 @@ def abc_to_stream(tune: str):
     for voice in handlers:
         score.coreInsert(0, abcFormat.translate.abcToStreamPart(voice, inputM21=UnbeamedPart()))
     score.coreElementsChanged()
-    for part in score.parts:
-        implicit_repeat_starts(part)
     return score
-
-
-def implicit_repeat_starts(part) -> int:
-    """Read repeat marks as ABC players do, where music21 differs; returns how many marks changed.
-
-    A `:|` without a `|:` repeats from the previous `:|` or `||` (music21 repeats from the top:
-    O'Neill's "Morgan Rattler", nine such parts, grew ~30×); a `|:` never closed is ignored
-    (music21 refuses to expand the whole tune).
-    """
-    from music21 import bar
-
-    changed = 0
-    measures = list(part.getElementsByClass("Measure"))
-    section_start, open_start = 0, None
-    for i, m in enumerate(measures):
-        left, right = m.leftBarline, m.rightBarline
-        if isinstance(left, bar.Repeat) and left.direction == "start":
-            open_start = i
-        if isinstance(right, bar.Repeat) and right.direction == "end":
-            if open_start is None and section_start > 0:
-                measures[section_start].leftBarline = bar.Repeat(direction="start")
-                changed += 1
-            section_start, open_start = i + 1, None
-        elif right is not None and right.type in ("double", "light-light", "final", "light-heavy"):
-            section_start = i + 1
-    if open_start is not None:
-        measures[open_start].leftBarline = None
-        changed += 1
-    return changed
 
 
 def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> Score:

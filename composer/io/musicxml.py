@@ -7,11 +7,15 @@ rhythm); rests are implicit. Offsets become ticks at tpq 480, exactly for any 2á
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from composer.errors import InputError
 from composer.io.limits import DEFAULT_LIMITS, ReadLimits, check_notes, check_qpm, check_seconds, read_bytes
+from composer.io.repeats import BarMarks, RepeatError, play_order
 from composer.score import DEFAULT_QPM, DEFAULT_TPQ, MODES, KeySignature, Note, Score, TempoChange, TimeSignature
 
 MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
@@ -31,29 +35,28 @@ def stream_to_score(
     Each part keeps its own notes (all at program 0); metadata records `repeats_expanded`, `parts`
     and `inexact_ticks` (onsets that were not whole ticks and had to be rounded; 0 for O'Neill's).
     """
-    expanded, repeats_expanded = _expand_repeats(m21_stream)
-    parts = list(expanded.parts) if hasattr(expanded, "parts") and len(expanded.parts) else [expanded]
+    parts = list(m21_stream.parts) if hasattr(m21_stream, "parts") and len(m21_stream.parts) else [m21_stream]
+    timelines = [_timeline(part) for part in parts]
     notes: list[Note] = []
     inexact = 0
-    for part in parts:
-        part_notes, part_inexact = _part_notes(part.flatten())
+    for timeline in timelines:
+        part_notes, part_inexact = _part_notes(timeline.notes)
         notes.extend(part_notes)
         inexact += part_inexact
     check_notes(len(notes), limits, source or None)
-    first = parts[0]
-    tempos = _tempos(first, default_qpm, limits, source)
+    first = timelines[0]
     md = getattr(m21_stream, "metadata", None)
     score = Score(
         notes=notes,
         tpq=DEFAULT_TPQ,
-        tempos=tempos,
-        time_signatures=_time_signatures(first),
-        key_signatures=_key_signatures(first),
+        tempos=_tempos(first.marks("MetronomeMark"), default_qpm, limits, source),
+        time_signatures=_time_signatures(first.marks("TimeSignature")),
+        key_signatures=_key_signatures(first.marks("KeySignature")),
         title=title if title is not None else ((md.bestTitle or "") if md is not None else ""),
         tune_type=tune_type,
         source=source,
-        metadata={"repeats_expanded": repeats_expanded, "parts": len(parts), "inexact_ticks": inexact,
-                  "pickup_ticks": _pickup_ticks(first)},
+        metadata={"repeats_expanded": all(t.expanded for t in timelines), "parts": len(parts),
+                  "inexact_ticks": inexact, "pickup_ticks": _pickup_ticks(parts[0])},
     )
     check_seconds(score.duration_seconds, limits, source or None)
     return score
@@ -85,8 +88,89 @@ def _pickup_ticks(part) -> int:
     return _ticks(first.duration.quarterLength)[0]
 
 
+@dataclass
+class _Timeline:
+    """One part as it sounds: (offset, element) for each note and for each mark of tempo, meter and key."""
+
+    notes: list[tuple[Any, Any]]
+    placed: list[tuple[Any, Any]]  # TimeSignature, KeySignature and MetronomeMark elements
+    expanded: bool  # False when the repeat marks could not be unfolded
+
+    def marks(self, cls: str) -> list[tuple[int, Any]]:
+        """(tick, element) of each `cls` mark, in time order."""
+        return sorted(((_ticks(offset)[0], el) for offset, el in self.placed if cls in el.classSet),
+                      key=lambda pair: pair[0])
+
+
+_MARKS = ("TimeSignature", "KeySignature", "MetronomeMark")
+_SECTION_ENDS = ("double", "light-light", "final", "light-heavy")
+
+
+def _timeline(part) -> _Timeline:
+    """The part's measures in play order (composer.io.repeats), each shifted to where it sounds."""
+    measures = list(part.getElementsByClass("Measure"))
+    top_level = [(part.elementOffset(el), el) for el in part.getElementsByClass(_MARKS)]
+    if not measures or part.getElementsByClass("GeneralNote").first() is not None:
+        return _flat_timeline(part)
+    try:
+        order = play_order(_bar_marks(part, measures))
+    except RepeatError:
+        order, expanded = list(range(len(measures))), False
+    else:
+        expanded = True
+    starts = [part.elementOffset(m) for m in measures]
+    lengths = [b - a for a, b in itertools.pairwise(starts)] + [measures[-1].highestTime]
+    notes: list[tuple[Any, Any]] = []
+    placed = top_level
+    at = starts[0]
+    for i in order:
+        m = measures[i]
+        inner = m.flatten() if m.hasVoices() else m
+        notes.extend((at + inner.elementOffset(el), el) for el in inner.notes)
+        placed.extend((at + m.elementOffset(el), el) for el in m.getElementsByClass(_MARKS))
+        at += lengths[i]
+    return _Timeline(notes, placed, expanded)
+
+
+def _flat_timeline(part) -> _Timeline:
+    """A part without measures (or with notes outside them): as written, through music21's own expansion."""
+    expanded, ok = _expand_repeats(part)
+    flat = expanded.flatten()
+    notes = [(flat.elementOffset(el), el) for el in flat.notes]
+    placed = [(el.getOffsetInHierarchy(expanded), el) for el in expanded.recurse().getElementsByClass(_MARKS)]
+    return _Timeline(notes, placed, ok)
+
+
+def _bar_marks(part, measures: list) -> list[BarMarks]:
+    """The repeat marks of each measure, read off its barlines and the part's RepeatBracket spanners."""
+    index = {id(m): i for i, m in enumerate(measures)}
+    endings: dict[int, frozenset[int]] = {}
+    for bracket in part.spanners.getElementsByClass("RepeatBracket"):
+        numbers = frozenset(n for n in bracket.numberRange if n > 0)
+        spanned = [index[id(m)] for m in bracket.getSpannedElements() if id(m) in index]
+        for i in range(min(spanned, default=0), max(spanned, default=-1) + 1):  # music21 keeps only the ends
+            endings[i] = numbers
+    marks = []
+    for i, m in enumerate(measures):
+        left, right = (_direction(m.leftBarline), _direction(m.rightBarline))
+        ends = "end" in (left, right)
+        if left == "end" and i and i not in endings:  # music21's re-barring split an over-long bar and left
+            endings[i] = endings.get(i - 1, frozenset())  # its `:|` on the left of the new bar, outside the ending
+        times = next((b.times for b in (m.rightBarline, m.leftBarline) if _direction(b) == "end"), None)
+        before = _direction(measures[i - 1].rightBarline) if i else None
+        marks.append(BarMarks(start_repeat="start" in (left, before), end_repeat=(times or 2) if ends else 0,
+                              section_end=not ends and getattr(m.rightBarline, "type", None) in _SECTION_ENDS,
+                              endings=endings.get(i, frozenset())))
+    return marks
+
+
+def _direction(barline) -> str | None:
+    """'start' or 'end' for a repeat barline, None for a plain one or none."""
+    return getattr(barline, "direction", None)
+
+
 def _expand_repeats(m21_stream):
-    """The stream with repeats expanded, and whether that worked ("badly formed repeats" happen)."""
+    """The stream with repeats expanded by music21, and whether that worked ("badly formed repeats" happen)."""
     if not m21_stream.recurse().getElementsByClass(("Repeat", "RepeatBracket")).first():
         return m21_stream, True
     try:
@@ -101,16 +185,16 @@ def _ticks(offset) -> tuple[int, bool]:
     return (t.numerator, True) if t.denominator == 1 else (round(t), False)
 
 
-def _part_notes(flat) -> tuple[list[Note], int]:
-    """Notes of one flattened part: chords split, ties merged, grace notes dropped."""
+def _part_notes(timeline: list[tuple[Any, Any]]) -> tuple[list[Note], int]:
+    """Notes of one part from its (offset, note or chord) pairs: chords split, ties merged, grace notes dropped."""
     notes: list[Note] = []
     open_ties: dict[int, int] = {}  # MIDI pitch â†’ index in notes of the note a tie continues
     inexact = 0
-    for el in flat.notes:
+    for offset, el in timeline:
         if el.duration.isGrace:
             continue
-        start, ok1 = _ticks(flat.elementOffset(el))
-        end, ok2 = _ticks(flat.elementOffset(el) + el.duration.quarterLength)
+        start, ok1 = _ticks(offset)
+        end, ok2 = _ticks(offset + el.duration.quarterLength)
         inexact += (not ok1) + (not ok2)
         chord_tie = getattr(el, "tie", None)
         members = el.notes if el.isChord else (el,)
@@ -137,17 +221,10 @@ def _part_notes(flat) -> tuple[list[Note], int]:
     return notes, inexact
 
 
-def _placed(part, cls: str):
-    """(tick, element) for each `cls` element in the part, offsets taken in place: music21's ABC parser
-    may put one TimeSignature object into two measures, which `.flatten()` would list only once."""
-    for el in part.recurse().getElementsByClass(cls):
-        yield _ticks(el.getOffsetInHierarchy(part))[0], el
-
-
-def _tempos(part, default_qpm: float, limits: ReadLimits, source: str) -> list[TempoChange]:
-    """Tempo marks as changes; the default tempo holds until the first mark."""
+def _tempos(marks: list[tuple[int, Any]], default_qpm: float, limits: ReadLimits, source: str) -> list[TempoChange]:
+    """Tempo marks (tick, MetronomeMark) as changes; the default tempo holds until the first mark."""
     tempos: list[TempoChange] = []
-    for tick, mark in _placed(part, "MetronomeMark"):
+    for tick, mark in marks:
         qpm = mark.getQuarterBPM()
         if qpm is None:
             continue
@@ -159,20 +236,20 @@ def _tempos(part, default_qpm: float, limits: ReadLimits, source: str) -> list[T
     return [t for i, t in enumerate(tempos) if i + 1 == len(tempos) or tempos[i + 1].tick != t.tick]
 
 
-def _time_signatures(part) -> list[TimeSignature]:
-    """Time signatures where they change (music21 repeats one in every measure after expansion)."""
+def _time_signatures(marks: list[tuple[int, Any]]) -> list[TimeSignature]:
+    """Time signatures where they change (music21 may repeat one in every measure)."""
     out: list[TimeSignature] = []
-    for tick, ts in _placed(part, "TimeSignature"):
+    for tick, ts in marks:
         sig = TimeSignature(tick, int(ts.numerator), int(ts.denominator))
         if not out or out[-1][1:] != sig[1:]:
             out.append(sig)
     return out
 
 
-def _key_signatures(part) -> list[KeySignature]:
+def _key_signatures(marks: list[tuple[int, Any]]) -> list[KeySignature]:
     """Keys where they change; a bare key signature (no mode) counts as major."""
     out: list[KeySignature] = []
-    for tick, ks in _placed(part, "KeySignature"):
+    for tick, ks in marks:
         mode = {"ionian": "major", "aeolian": "minor"}.get(getattr(ks, "mode", None), getattr(ks, "mode", None))
         if hasattr(ks, "tonic") and mode in MODES:
             sig = KeySignature(tick, ks.tonic.pitchClass, mode)
