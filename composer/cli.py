@@ -342,15 +342,14 @@ def main(argv: list[str] | None = None) -> None:
     if debug:
         args.remove("--debug")
     try:
-        app(args=args, prog_name="composer", standalone_mode=False)
+        code = app(args=args, prog_name="composer", standalone_mode=False)
     except ComposerError as e:
         if debug:
             raise
         typer.secho(f"error: {e}", fg="red", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        typer.secho("interrupted: partial work is saved; run the same command again to resume.", err=True)
-        sys.exit(130)
+        code = 130
     except SystemExit:
         raise
     except Exception as e:  # click's usage errors and the like
@@ -362,3 +361,10 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(e, click.exceptions.Abort):
             sys.exit(130)
         raise
+    if code == 130:  # Ctrl-C: typer turns KeyboardInterrupt into a returned 130 (standalone_mode=False)
+        again = ("continue the run with composer train --resume RUN_DIR" if args[:1] == ["train"]
+                 else "run the same command again to resume")
+        typer.secho(f"interrupted: partial work is saved; {again}.", err=True)
+        sys.exit(130)
+    if code:
+        sys.exit(code)

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -129,6 +130,9 @@ _WORKER_TOKENIZER: list[Tokenizer] = []  # the tokenizer of this worker process,
 
 
 def _init_worker(tokenizer: Tokenizer) -> None:
+    """Keep the tokenizer; leave Ctrl-C to the main process, which stops the pool and saves what is done
+    (a terminal sends SIGINT to every worker too, which would print one traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER_TOKENIZER[:] = [tokenizer]
 
 

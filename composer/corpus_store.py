@@ -7,6 +7,7 @@ files whose bytes are all on disk, rewrites the index to match, and truncates th
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -149,8 +150,11 @@ class ShardWriter:
         self.store = store
         self.shard_tokens = shard_tokens
         self._shard: IO[bytes] | None = None
-        self._index = open(store.out / "index.jsonl", "a", encoding="utf-8")
-        self._files = open(store.out / "files.jsonl", "a", encoding="utf-8")
+        try:
+            self._index = open(store.out / "index.jsonl", "a", encoding="utf-8")
+            self._files = open(store.out / "files.jsonl", "a", encoding="utf-8")
+        except OSError as e:
+            raise _write_error(e, store.out) from None
         self._synced = time.monotonic()
 
     def _open_shard(self) -> IO[bytes]:
@@ -159,7 +163,16 @@ class ShardWriter:
         return self._shard
 
     def commit(self, result: dict[str, Any]) -> dict[str, Any]:
-        """Write one file's pieces, then its index lines, then its files.jsonl line; return that line."""
+        """Write one file's pieces, then its index lines, then its files.jsonl line; return that line.
+
+        A failed write (disk full, permissions) raises OutputError; what was committed before is kept,
+        and the next run drops the half-written file's bytes (see `_recover`) and resumes."""
+        try:
+            return self._commit(result)
+        except OSError as e:
+            raise _write_error(e, self.store.out) from None
+
+    def _commit(self, result: dict[str, Any]) -> dict[str, Any]:
         st = self.store
         lines = []
         for piece, ids, meta in result["pieces"]:
@@ -200,11 +213,25 @@ class ShardWriter:
             self._synced = time.monotonic()
 
     def close(self) -> None:
-        """Flush and fsync everything written, and close the files."""
-        self._sync(always=True)
+        """Flush and fsync everything written, and close the files (all of them, even when one fails)."""
+        failed: OSError | None = None
+        try:
+            self._sync(always=True)
+        except OSError as e:
+            failed = e
         for f in (self._shard, self._index, self._files):
             if f is not None:
-                f.close()
+                try:
+                    f.close()
+                except OSError as e:
+                    failed = failed or e
+        if failed is not None:
+            raise _write_error(failed, self.store.out) from None
+
+
+def _write_error(e: OSError, out: Path) -> OutputError:
+    return OutputError(f"cannot write the corpus: {os.strerror(e.errno or errno.EIO)}; the files finished so far "
+                       "are kept: fix that and run the same command again to resume", out)
 
 
 def merge_corpora(parts: list[Path], out: Path, *, force: bool = False) -> Path:

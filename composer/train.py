@@ -107,7 +107,8 @@ class _Interrupt:
         self.announce, self.requested, self.installed, self.previous = announce, False, False, None
 
     def __enter__(self) -> _Interrupt:
-        if threading.current_thread() is threading.main_thread():
+        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # e.g. a background job: leave it so
+        if threading.current_thread() is threading.main_thread() and not ignored:
             self.previous = signal.signal(signal.SIGINT, self._handle)
             self.installed = True
         return self

@@ -75,3 +75,20 @@ def test_corpus_build_seeds_writes_midi(tmp_path, capsys):
     assert (tmp_path / "kesh.mid").read_bytes() == (SEEDS / "kesh.mid").read_bytes()
     assert run(["corpus", "build", "bach"]) == 1
     assert "--out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("command", "target", "hint"), [
+    (["compose", "--no-wav"], "composer.sample.compose_to_folder", "run the same command again to resume"),
+    (["tokenize", SEEDS, "--out", "OUT", "-q"], "composer.corpus.tokenize_corpus", "run the same command again"),
+    (["train", "DATA", "--out", "RUN"], "composer.train.train", "composer train --resume RUN_DIR"),
+])
+def test_ctrl_c_is_one_line_and_exit_130(command, target, hint, monkeypatch, capsys):
+    """typer hands a KeyboardInterrupt back as a returned 130: it must not become a silent exit 0."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(target, interrupted)
+    assert run(command) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("interrupted: partial work is saved; ") and hint in err

@@ -268,3 +268,86 @@ def test_a_hundred_midi_files_with_five_percent_corrupt(tmp_path, oneills_paths,
         assert problem in failed[name], (name, failed[name])
     assert (report.files_seen, report.files_done, report.pieces, report.pieces_failed) == (100, 95, 95, ())
     assert report.tokens == sum(e["length"] for e in entries) and all(e["length"] > 20 for e in entries)
+
+
+def _default_sigint() -> None:
+    """In the child before exec: a shell's background job ignores SIGINT, and Python would inherit that."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_ctrl_c_exits_cleanly_and_the_rerun_resumes(tmp_path, oneills_paths):
+    """Ctrl-C reaches the whole process group (main and pool workers): one line, exit 130, no traceback;
+    the files committed before it are kept, and running the command again finishes the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    src = tmp_path / "in"
+    src.mkdir()
+    for p in oneills_paths[10:22]:  # dance tunes: about a second of parsing per file
+        shutil.copy(p, src / p.name)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "composer", "tokenize", str(src), "--out", str(out), "--workers", "2", "-q"]
+    proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, start_new_session=True,
+                            preexec_fn=_default_sigint, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    committed = out / "files.jsonl"
+    deadline = time.monotonic() + 120
+    while not (committed.exists() and len(committed.read_text().splitlines()) >= 2):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines() == ["interrupted: partial work is saved; run the same command again to resume."]
+    done_before = len(committed.read_text().splitlines())
+    assert 2 <= done_before < 12
+    from composer.tokenize import Tokenizer
+
+    report = tokenize_corpus([src], Tokenizer.create("metric"), out, workers=1, progress=False)
+    assert (report.files_skipped_cached, report.files_done, report.files_failed) == (done_before, 12 - done_before, ())
+    tunes = sum(len(load(p)) for p in sorted(src.iterdir()))
+    entries = read_index(out)
+    assert len(entries) == len({(e["file"], e["piece"]) for e in entries}) == tunes
+
+
+def test_disk_full_mid_run_is_one_clear_error_and_the_rerun_resumes(tmp_path, clean, corpus_files, tok,
+                                                                     monkeypatch, capsys):
+    """ENOSPC while a shard is written: `error: OUT: cannot write the corpus: No space left on device …`,
+    exit 1, no traceback; the files committed before are kept and the next run ends as a clean one."""
+    import errno
+
+    from composer.cli import main
+    from composer.corpus_store import ShardWriter
+
+    real_open_shard, writes = ShardWriter._open_shard, []
+
+    class FullDisk:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data: bytes) -> int:
+            writes.append(len(data))
+            if len(writes) > 12:  # mid-way through the second file
+                self.f.write(data[: len(data) // 2])  # half of it fits
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    monkeypatch.setattr(ShardWriter, "_open_shard", lambda self: FullDisk(real_open_shard(self)))
+    out = tmp_path / "c"
+    with pytest.raises(SystemExit) as exit_:
+        main(["tokenize", str(corpus_files), "--out", str(out), "--tokenizer", "performance", "--workers", "1", "-q"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"error: {out}: cannot write the corpus: No space left on device" in err and "run the same command" in err
+    monkeypatch.setattr(ShardWriter, "_open_shard", real_open_shard)
+    report = tokenize_corpus([corpus_files], tok, out, workers=1, progress=False)
+    assert report.files_skipped_cached >= 1 and contents(out) == contents(clean[0])

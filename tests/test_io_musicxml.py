@@ -52,3 +52,18 @@ def test_bad_musicxml_raises_input_error(tmp_path: Path, body: bytes) -> None:
     with pytest.raises(InputError) as info:
         load(path)
     assert str(path) in str(info.value)
+
+
+def test_repeats_and_endings_unfold_in_musicxml_as_in_abc(tmp_path: Path) -> None:
+    """MusicXML keeps its ending brackets in the score, not the part: the unfolding must find them."""
+    from composer.io.abc import abc_to_stream, parse_abc_text
+
+    abc = "X:1\nT:endings\nM:4/4\nL:1/4\nK:G\n|:GABc|1 dedB:|2 g4|]\n"
+    (from_abc,) = parse_abc_text(abc)
+    path = tmp_path / "endings.musicxml"
+    abc_to_stream(abc).write("musicxml", fp=str(path))
+    (from_xml,) = load(path)
+    assert from_xml.metadata["repeats_expanded"] is True
+    assert [n.pitch for n in from_xml.notes] == [n.pitch for n in from_abc.notes] == \
+        [67, 69, 71, 72, 74, 76, 74, 71, 67, 69, 71, 72, 79]
+    assert [n.start for n in from_xml.notes] == [n.start for n in from_abc.notes]

@@ -180,7 +180,8 @@ def _spawn(args: list, log: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     with open(log, "w") as out, open(log.with_suffix(".err"), "w") as err:
         return subprocess.Popen([sys.executable, "-m", "composer", "train", *map(str, args)], env=env, cwd=ROOT,
-                                stdout=out, stderr=err, text=True)
+                                stdout=out, stderr=err, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not a shell's SIG_IGN
 
 
 def _output(log: Path) -> str:

@@ -36,7 +36,8 @@ def stream_to_score(
     and `inexact_ticks` (onsets that were not whole ticks and had to be rounded; 0 for O'Neill's).
     """
     parts = list(m21_stream.parts) if hasattr(m21_stream, "parts") and len(m21_stream.parts) else [m21_stream]
-    timelines = [_timeline(part) for part in parts]
+    brackets = list(m21_stream.recurse().getElementsByClass("RepeatBracket"))  # in the part (ABC) or score (MusicXML)
+    timelines = [_timeline(part, brackets) for part in parts]
     notes: list[Note] = []
     inexact = 0
     for timeline in timelines:
@@ -106,14 +107,14 @@ _MARKS = ("TimeSignature", "KeySignature", "MetronomeMark")
 _SECTION_ENDS = ("double", "light-light", "final", "light-heavy")
 
 
-def _timeline(part) -> _Timeline:
+def _timeline(part, brackets: list) -> _Timeline:
     """The part's measures in play order (composer.io.repeats), each shifted to where it sounds."""
     measures = list(part.getElementsByClass("Measure"))
     top_level = [(part.elementOffset(el), el) for el in part.getElementsByClass(_MARKS)]
     if not measures or part.getElementsByClass("GeneralNote").first() is not None:
         return _flat_timeline(part)
     try:
-        order = play_order(_bar_marks(part, measures))
+        order = play_order(_bar_marks(measures, brackets))
     except RepeatError:
         order, expanded = list(range(len(measures))), False
     else:
@@ -141,11 +142,11 @@ def _flat_timeline(part) -> _Timeline:
     return _Timeline(notes, placed, ok)
 
 
-def _bar_marks(part, measures: list) -> list[BarMarks]:
-    """The repeat marks of each measure, read off its barlines and the part's RepeatBracket spanners."""
+def _bar_marks(measures: list, brackets: list) -> list[BarMarks]:
+    """The repeat marks of each measure, read off its barlines and the RepeatBracket spanners over it."""
     index = {id(m): i for i, m in enumerate(measures)}
     endings: dict[int, frozenset[int]] = {}
-    for bracket in part.spanners.getElementsByClass("RepeatBracket"):
+    for bracket in brackets:
         numbers = frozenset(n for n in bracket.numberRange if n > 0)
         spanned = [index[id(m)] for m in bracket.getSpannedElements() if id(m) in index]
         for i in range(min(spanned, default=0), max(spanned, default=-1) + 1):  # music21 keeps only the ends
