@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import re
 import signal
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 from composer.errors import InputError, LimitError
@@ -74,10 +76,15 @@ def header_fields(tune: str) -> dict[str, str]:
     return fields
 
 
-def abc_to_stream(tune: str):
+class BarTooLong(Exception):
+    """A bar music21 would re-bar at great cost: too many meters long, or overflowing by an odd length."""
+
+
+def abc_to_stream(tune: str, limits: ReadLimits = DEFAULT_LIMITS):
     """One tune's text to a music21 Score, as music21's converter does, minus beaming.
 
     Beaming is notation only and takes ~70 % of music21's ABC parse time; parts made here skip it.
+    Raises BarTooLong, from music21's own tokens and before any re-barring, for a bar past the limits.
     """
     from music21 import abcFormat, stream
 
@@ -85,20 +92,72 @@ def abc_to_stream(tune: str):
         def makeBeams(self, *, inPlace: bool = False, **_kwargs):
             return None if inPlace else self
 
-    handler = abcFormat.ABCFile().readstr(tune)
-    voices = handler.splitByVoice()
-    handlers = voices if len(voices) == 1 else [voices[0] + v for v in voices[1:]]
-    score = stream.Score()
-    for voice in handlers:
-        score.coreInsert(0, abcFormat.translate.abcToStreamPart(voice, inputM21=UnbeamedPart()))
+    with contextlib.redirect_stderr(io.StringIO()):  # music21 writes a warning per unreadable note
+        handler = abcFormat.ABCFile().readstr(without_spanners(tune))
+        voices = handler.splitByVoice()
+        handlers = voices if len(voices) == 1 else [voices[0] + v for v in voices[1:]]
+        for voice in handlers:
+            if voice.definesMeasures():  # else music21 makes no measures and re-bars nothing
+                check_bar_lengths(voice.tokens, limits)
+        score = stream.Score()
+        for voice in handlers:
+            score.coreInsert(0, abcFormat.translate.abcToStreamPart(voice, inputM21=UnbeamedPart()))
     score.coreElementsChanged()
     return score
 
 
-def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> Score:
-    """One ABC tune (X: … body) to a Score; raises InputError/LimitError naming the tune's problem."""
-    fields = header_fields(tune)
-    label = f"tune X:{fields.get('X', '?')}" + (f" ({fields['T']})" if fields.get("T") else "")
+def check_bar_lengths(tokens: list, limits: ReadLimits) -> None:
+    """Raise BarTooLong for a bar music21's re-barring would choke on, reading music21's own ABC tokens.
+
+    reBar splits an over-full bar at its meter and gives the rest `bestTimeSignature()`, whose cost
+    grows with the square of its numerator p, which music21 takes from the rest's length as p/q quarter
+    notes (160/1: 0.43 s), and ~6 times faster when q is not a power of two (64/5: 0.38 s, 487/20: 26 s)."""
+    from music21 import abcFormat
+
+    length, meter = Fraction(0), Fraction(4)
+    for token in tokens:
+        if isinstance(token, abcFormat.ABCBar):
+            _check_bar(length, meter, limits)
+            length = Fraction(0)
+        elif isinstance(token, abcFormat.ABCMetadata) and token.isMeter():
+            num, den, _ = token.getTimeSignatureParameters() or (4, 4, None)
+            meter = Fraction(4 * num, den) if num and den else Fraction(4)
+        elif isinstance(token, abcFormat.ABCNote | abcFormat.ABCChord) and not token.inGrace:
+            tuplet = token.activeTuplet.tupletMultiplier() if token.activeTuplet else 1
+            length += Fraction(token.quarterLength or 0).limit_denominator(10_000) * Fraction(tuplet)
+    _check_bar(length, meter, limits)
+
+
+def _check_bar(length: Fraction, meter: Fraction, limits: ReadLimits) -> None:
+    if length > limits.max_abc_bar_meters * meter:
+        raise BarTooLong(f"a bar {float(length / meter):,.0f} times as long as its meter, over the limit of "
+                         f"{limits.max_abc_bar_meters:g}")
+    rest = length - meter
+    binary = rest.denominator & (rest.denominator - 1) == 0
+    if rest > 0 and rest.numerator * (1 if binary else 2.5) > limits.max_abc_rebar_beats:
+        raise BarTooLong(f"a bar overflowing its meter by {rest.numerator}/{rest.denominator} quarter notes, a rest "
+                         f"music21 re-bars under a {rest.numerator}-beat time signature, slowly (the limit is "
+                         f"{limits.max_abc_rebar_beats} beats, {limits.max_abc_rebar_beats / 2.5:g} for a "
+                         "tuplet-sized rest)")
+
+
+_SPANNER_MARK = re.compile(r'("[^"\n]*"|%[^\n]*|^[A-Za-z]:[^\n]*$|\[[A-Za-z]:[^\]\n]*\])'
+                           r'|!(?:crescendo|diminuendo)[()]!|\((?!\d)|\)', re.M)
+
+
+def without_spanners(tune: str) -> str:
+    """The tune minus its slurs and crescendo/diminuendo marks, which carry no notes.
+
+    music21 appends every later note to each open spanner at a cost that grows with the spanner, so
+    one unclosed slur makes a long tune's parse cubic (a 286-bar tune: 3.9 s; 572 bars: 33 s)."""
+    return _SPANNER_MARK.sub(lambda m: m.group(1) or " ", tune)
+
+
+_METER = re.compile(r"(?:^|\[)M:([^\]\n]*)", re.M)
+
+
+def check_abc_size(tune: str, fields: dict[str, str], label: str, source: str, limits: ReadLimits) -> None:
+    """Refuse, before music21 sees it, a tune whose size would make music21 slow (LimitError)."""
     if len(tune) > limits.max_abc_tune_chars:
         raise LimitError(f"{label}: {len(tune):,} characters, over the limit of {limits.max_abc_tune_chars:,}", source)
     bars = tune.count("|")
@@ -110,6 +169,18 @@ def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAUL
     if widest > limits.max_abc_bar_chars:
         raise LimitError(f"{label}: a bar of {widest:,} characters, over the limit of {limits.max_abc_bar_chars:,}",
                          source)
+    for meter in _METER.findall(tune):
+        terms = [int(n) for n in re.findall(r"\d+", re.sub(r"[^\d/+\s]", "", meter))]
+        if any(not 0 < n <= limits.max_abc_meter_terms for n in terms):
+            raise LimitError(f"{label}: meter {meter.strip()} is out of range (each term 1 to "
+                             f"{limits.max_abc_meter_terms})", source)
+
+
+def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAULT_LIMITS) -> Score:
+    """One ABC tune (X: … body) to a Score; raises InputError/LimitError naming the tune's problem."""
+    fields = header_fields(tune)
+    label = f"tune X:{fields.get('X', '?')}" + (f" ({fields['T']})" if fields.get("T") else "")
+    check_abc_size(tune, fields, label, source, limits)
     if "L" not in fields and "M" not in fields:
         tune = re.sub(r"^(X:.*)$", r"\1\nL:1/8", tune, count=1, flags=re.MULTILINE)  # ABC 2.1 default
         tune = tune if tune.startswith("X:") else "L:1/8\n" + tune
@@ -117,7 +188,9 @@ def parse_abc_tune(tune: str, source: str = "<abc>", limits: ReadLimits = DEFAUL
 
     try:
         with _deadline(limits.max_abc_tune_seconds):
-            parsed = abc_to_stream(tune)
+            parsed = abc_to_stream(tune, limits)
+    except BarTooLong as e:
+        raise LimitError(f"{label}: {e}", source) from None
     except _TuneTimeout:
         raise LimitError(f"{label}: music21 took over {limits.max_abc_tune_seconds:g} s on it", source) from None
     except Exception as e:  # music21's ABC parser raises many types on malformed tunes

@@ -19,8 +19,14 @@ class ReadLimits:
     max_tracks: int = 256  # MIDI tracks (after splitting by channel)
     max_qpm: float = 2000.0  # tempo above this is absurd; qpm <= 0 is malformed
     max_abc_tune_chars: int = 200_000  # one ABC tune's text; music21 slows badly on huge bodies
-    max_abc_bars: int = 600  # bar lines in one tune: O'Neill's longest has 146; 2,000 take music21 ~8 s
+    max_abc_bars: int = 600  # bar lines in one tune: O'Neill's longest has 146; 1,144 (a reel 8 times) take 1.6 s
     max_abc_bar_chars: int = 2_000  # characters between two bar lines: O'Neill's widest has 83
+    max_abc_bar_meters: float = 32.0  # a bar's length over its meter's (from music21's tokens): music21
+    # re-bars an over-long bar in quadratic time (100 quarter notes in a 3/4 bar: 0.16 s, 400: 2.8 s); O'Neill: 4
+    max_abc_rebar_beats: int = 160  # music21 gives a bar's overflow of p/q quarter notes a p-beat time signature
+    # at a cost ~p² (160/1: 0.43 s), 6× more when q is not a power of two (p ≤ 64 then: 64/5 0.38 s, 487/20 26 s);
+    # O'Neill's largest p is 25, music21's 12,978 ABC tunes' 116
+    max_abc_meter_terms: int = 64  # M:num/den, each term: music21 takes over 5 s on three bars of M:999/1
     max_abc_tune_seconds: float = 5.0  # a last guard (SIGALRM) against music21 hangs; real tunes take ~30 ms,
     # the caps above keep well-formed ones under ~1.5 s, and a loaded machine must not refuse a real tune
 
