@@ -117,6 +117,7 @@ def _config_from(cls: type, data: Any, path: Path) -> Any:
     unknown = set(data) - known
     if unknown:
         raise CheckpointError(f"{cls.__name__} has fields this composer does not know: {sorted(unknown)}", path)
+    data = {**getattr(cls, "LEGACY", {}), **data}  # a field added later takes the value older runs had
     try:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     except (TypeError, ValueError) as e:

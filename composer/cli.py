@@ -300,7 +300,7 @@ def baseline(
 ) -> None:
     """Kneser-Ney n-gram perplexity on the validation pieces, per order — the bar the LSTM must clear."""
     from composer.baseline import perplexity_by_order
-    from composer.data import DataConfig, open_corpus, split_pieces
+    from composer.data import DataConfig, open_corpus
     from composer.errors import InputError
 
     try:
@@ -310,8 +310,9 @@ def baseline(
         raise InputError(f"--orders takes a range like 1-10 or a list like 1,3,5, not {orders!r}") from None
     defaults = DataConfig()
     corpus = open_corpus(data)
-    train_ids, val_ids = split_pieces(len(corpus), defaults.val_fraction if val_fraction is None else val_fraction,
-                                      defaults.split_seed if split_seed is None else split_seed)
+    train_ids, val_ids = corpus.split(DataConfig(
+        val_fraction=defaults.val_fraction if val_fraction is None else val_fraction,
+        split_seed=defaults.split_seed if split_seed is None else split_seed))
     if len(val_ids) == 0:
         raise InputError("no validation pieces: the corpus needs at least two pieces and --val-fraction > 0", data)
     result = perplexity_by_order(corpus.pieces(train_ids), corpus.pieces(val_ids), corpus.tokenizer.vocab_size, wanted)

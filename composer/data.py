@@ -12,11 +12,12 @@ is never drawn for that window.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -40,6 +41,9 @@ class DataConfig:
     split_seed: int = 0
     transpose: tuple[int, int] = (-5, 6)
     stretch: float = 0.0
+    duplicates_together: bool = True  # identical pieces (O'Neill prints 53 twice) share a side of the split
+
+    LEGACY: ClassVar[dict[str, Any]] = {"duplicates_together": False}  # what checkpoints older than a field used
 
     def __post_init__(self) -> None:
         if self.seq_len < 1 or self.batch_size < 1:
@@ -75,6 +79,12 @@ class TokenCorpus:
     def pieces(self, which: np.ndarray) -> list[np.ndarray]:
         """Token ids of several pieces, in the order given."""
         return [self.piece(int(i)) for i in which]
+
+    def split(self, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+        """(train, val) piece numbers for a config's split; identical pieces stay together when it asks."""
+        keys = [hashlib.sha1(self.piece(i).tobytes()).digest() for i in range(len(self))]
+        return split_pieces(len(self), config.val_fraction, config.split_seed,
+                            keys if config.duplicates_together else None)
 
 
 def open_corpus(root: str | Path) -> TokenCorpus:
@@ -130,15 +140,33 @@ def _read_index(path: Path) -> list[dict[str, Any]]:
         raise InputError(f"bad JSON line in the index: {e}", path) from None
 
 
-def split_pieces(n_pieces: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_pieces(n_pieces: int, val_fraction: float, seed: int,
+                 keys: Sequence[Hashable] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sorted piece numbers (train, val): a seeded shuffle, never splitting a piece across the two.
 
+    Pieces with equal `keys` land on the same side, so a duplicate never scores as held out.
     With 2+ pieces and val_fraction > 0 each side gets at least one piece."""
-    order = np.random.default_rng(seed).permutation(n_pieces)
     n_val = int(round(n_pieces * val_fraction))
     if val_fraction > 0 and n_pieces >= 2:
         n_val = min(max(n_val, 1), n_pieces - 1)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    if keys is None:
+        order = np.random.default_rng(seed).permutation(n_pieces)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    groups: dict[Hashable, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    members = list(groups.values())
+    val: list[int] = []
+    for g in np.random.default_rng(seed).permutation(len(members)):
+        if len(val) >= n_val:
+            break
+        if len(val) + len(members[g]) < n_pieces:
+            val.extend(members[g])
+    if n_val and not val:  # every piece alike: keep the promise of a piece on each side
+        return split_pieces(n_pieces, val_fraction, seed)
+    in_val = np.zeros(n_pieces, dtype=bool)
+    in_val[val] = True
+    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
 
 
 class _Stream:
@@ -203,7 +231,7 @@ class TrainData:
 
     def __init__(self, corpus: TokenCorpus, config: DataConfig, augment: bool = True) -> None:
         self.corpus, self.config, self.tokenizer = corpus, config, corpus.tokenizer
-        self.train_pieces, self.val_pieces = split_pieces(len(corpus), config.val_fraction, config.split_seed)
+        self.train_pieces, self.val_pieces = corpus.split(config)
         self.train = _Stream(corpus, self.train_pieces)
         self.val = _Stream(corpus, self.val_pieces)
         self.augment = Augmenter(corpus.tokenizer, config) if augment else None

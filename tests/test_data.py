@@ -145,3 +145,26 @@ def test_too_small_corpus_is_refused_with_advice(tmp_path, tok, pieces):
     root = write_corpus(tmp_path / "tiny", tok, pieces[:2])
     with pytest.raises(InputError, match="lower --seq-len or --batch-size"):
         load_data(root, DataConfig(seq_len=256, batch_size=32))
+
+
+def test_split_keeps_duplicates_on_one_side() -> None:
+    keys = [i % 40 for i in range(100)]  # 40 distinct pieces, most printed two or three times
+    train, val = split_pieces(100, 0.1, seed=0, keys=keys)
+    assert len(val) >= 10 and not {keys[i] for i in val} & {keys[i] for i in train}
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(100))
+    assert len(split_pieces(5, 0.2, 0, keys=[7] * 5)[1]) == 1  # all alike: one piece held out regardless
+
+
+def test_oneills_split_holds_out_no_duplicate(oneills_scores, tmp_path) -> None:
+    """O'Neill's collection prints 53 tunes twice (in overlapping files); none may score as held out."""
+    from composer.tokenize import Tokenizer
+
+    tok = Tokenizer.create("metric")
+    pieces = [np.asarray(tok.encode(s), dtype=np.int64) for s in oneills_scores]
+    corpus = open_corpus(write_corpus(tmp_path / "oneills", tok, pieces))
+    train, val = corpus.split(DataConfig())
+    seen = {corpus.piece(int(i)).tobytes() for i in train}
+    assert len(val) >= 100 and not any(corpus.piece(int(i)).tobytes() in seen for i in val)
+    plain_train, plain_val = corpus.split(DataConfig(duplicates_together=False))
+    assert any(corpus.piece(int(i)).tobytes() in {corpus.piece(int(j)).tobytes() for j in plain_train}
+               for i in plain_val)  # what the plain split (and checkpoints before it) held out

@@ -25,7 +25,8 @@ from composer.train import TrainConfig, lr_factor, resume, train
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = {"layers": 1, "emb": 16, "hidden": 24, "dropout": 0.2}
-DATA = DataConfig(seq_len=16, batch_size=8, val_fraction=0.2, transpose=(-2, 2))
+DATA = DataConfig(seq_len=16, batch_size=8, val_fraction=0.2, transpose=(-2, 2),
+                  duplicates_together=False)  # the step counts below are the plain split's
 FAST = dict(epochs=2, lr=1e-2, warmup_steps=3, log_every=1, checkpoint_every_steps=4, device="cpu")
 
 

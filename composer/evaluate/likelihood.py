@@ -147,13 +147,13 @@ def likelihood_table(checkpoint_path: str | Path, data_dir: str | Path, orders: 
     """Validation NLL of a checkpoint and of KN n-grams (fit once at the top order on the train split)."""
     from composer.baseline import NGramModel
     from composer.checkpoint import build_model, check_tokenizer, load_checkpoint
-    from composer.data import open_corpus, split_pieces
+    from composer.data import open_corpus
 
     ckpt = load_checkpoint(checkpoint_path)
     corpus = open_corpus(data_dir)
     check_tokenizer(ckpt, corpus.tokenizer, data_dir)
     dc = ckpt.data_config
-    train_ids, val_ids = split_pieces(len(corpus), dc.val_fraction, dc.split_seed)
+    train_ids, val_ids = corpus.split(dc)
     if len(val_ids) == 0:
         raise InputError("no validation pieces: the corpus needs two or more pieces and val_fraction > 0", data_dir)
     val = corpus.pieces(val_ids)

@@ -13,12 +13,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import InputError
 from composer.evaluate.likelihood import LikelihoodConfig, LikelihoodReport, likelihood_table
 from composer.files import atomic_write_text, unique_path
 from composer.score import Score
+
+if TYPE_CHECKING:
+    from composer.data import DataConfig
 
 MUSIC_SUFFIXES = (".mid", ".midi", ".abc", ".musicxml", ".xml", ".mxl")
 MAX_BATCH = 50
@@ -79,15 +82,13 @@ def load_music(path: str | Path) -> list[Score]:
     return [s for f in files for s in load(f)]
 
 
-def corpus_val_scores(data: str | Path, val_fraction: float | None = None, split_seed: int | None = None) -> list[Score]:
-    """The held-out pieces of a tokenized corpus, decoded, with their index's tune type."""
-    from composer.data import DataConfig, open_corpus, split_pieces
+def corpus_val_scores(data: str | Path, split: DataConfig | None = None) -> list[Score]:
+    """The held-out pieces of a tokenized corpus (split as `split` says, DataConfig's by default), decoded."""
+    from composer.data import DataConfig, open_corpus
     from composer.evaluate.classifier import piece_key
 
-    d = DataConfig()
     corpus = open_corpus(data)
-    _, val = split_pieces(len(corpus), d.val_fraction if val_fraction is None else val_fraction,
-                          d.split_seed if split_seed is None else split_seed)
+    _, val = corpus.split(split or DataConfig())
     if len(val) == 0:
         raise InputError("the corpus has no held-out pieces", data)
     out = []
@@ -141,8 +142,8 @@ def evaluate_generated(generated: str | Path, reference: str | Path, out: str | 
 
         ckpt = load_checkpoint(generated)
         composer = Composer.load(generated, device="cpu")
-    split = (ckpt.data_config.val_fraction, ckpt.data_config.split_seed) if ckpt is not None else (None, None)
-    ref = corpus_val_scores(reference, *split) if is_corpus(reference) else load_music(reference)
+    split = ckpt.data_config if ckpt is not None else None
+    ref = corpus_val_scores(reference, split) if is_corpus(reference) else load_music(reference)
     start = time.monotonic()
     if composer is not None:
         vocab = tuple(getattr(composer.tokenizer.config, "tune_types", ()))
