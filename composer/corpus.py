@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from composer.corpus_store import ShardWriter, merge_corpora, open_store
-from composer.errors import ComposerError, InputError
+from composer.errors import ComposerError, InputError, LimitError
 from composer.files import atomic_write_text
 from composer.tokenize.base import Tokenizer
 
@@ -143,6 +143,7 @@ def _work(path: str, sha1: str) -> dict[str, Any]:
 def tokenize_file(path: Path, sha1: str, tokenizer: Tokenizer) -> dict[str, Any]:
     """Load one file and encode its pieces; failures become reasons, never exceptions."""
     from composer.io import load_report
+    from composer.io.limits import DEFAULT_LIMITS
 
     dtype = token_dtype(tokenizer.vocab_size)
     result: dict[str, Any] = {"file": path.as_posix(), "sha1": sha1, "pieces": [], "problems": [], "error": None}
@@ -157,7 +158,10 @@ def tokenize_file(path: Path, sha1: str, tokenizer: Tokenizer) -> dict[str, Any]
     result["problems"] = [_strip_path(p, path) for p in problems]
     for piece, score in enumerate(scores):
         try:
-            ids = np.asarray(tokenizer.encode(score), dtype=dtype)
+            ids = tokenizer.encode(score)
+            if len(ids) > DEFAULT_LIMITS.max_piece_tokens:
+                raise LimitError(f"{len(ids):,} tokens, over the limit of {DEFAULT_LIMITS.max_piece_tokens:,} per piece")
+            ids = np.asarray(ids, dtype=dtype)
         except ComposerError as e:
             result["problems"].append(f"piece {piece} ({score.title or 'untitled'}): {e.problem}")
             continue

@@ -351,3 +351,22 @@ def test_disk_full_mid_run_is_one_clear_error_and_the_rerun_resumes(tmp_path, cl
     monkeypatch.setattr(ShardWriter, "_open_shard", real_open_shard)
     report = tokenize_corpus([corpus_files], tok, out, workers=1, progress=False)
     assert report.files_skipped_cached >= 1 and contents(out) == contents(clean[0])
+
+
+def test_a_piece_over_the_token_limit_is_skipped_with_its_count(tmp_path, monkeypatch):
+    """Tokens per piece are a resource limit too: the seed tunes under a 400-token cap."""
+    import dataclasses
+
+    from composer.io import limits
+    from composer.tokenize import Tokenizer
+
+    seeds = sorted(SEEDS.glob("*.abc"))
+    tok = Tokenizer.create("metric")
+    lengths = {p.name: len(tok.encode(load(p)[0])) for p in seeds}
+    monkeypatch.setattr(limits, "DEFAULT_LIMITS", dataclasses.replace(limits.DEFAULT_LIMITS, max_piece_tokens=400))
+    report = tokenize_corpus(seeds, tok, tmp_path / "out", workers=1, progress=False)
+    long = sorted(n for n, k in lengths.items() if k > 400)
+    assert long and len(long) < len(seeds) and report.pieces == len(seeds) - len(long)
+    failed = {Path(f).name: why for f, why in report.files_failed}
+    assert sorted(failed) == long
+    assert all(f"{lengths[n]:,} tokens, over the limit of 400 per piece" in failed[n] for n in long)

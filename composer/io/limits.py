@@ -17,6 +17,8 @@ class ReadLimits:
     max_notes: int = 500_000  # notes in one file, counted before Python objects are built
     max_seconds: float = 2 * 60 * 60  # duration of one piece through its tempo map
     max_tracks: int = 256  # MIDI tracks (after splitting by channel)
+    max_piece_tokens: int = 1_000_000  # one piece's tokens when a corpus is tokenized (O'Neill's longest: 2,969
+    # metric tokens); training windows would take it, but a piece this long is a bomb or a mistake
     max_qpm: float = 2000.0  # tempo above this is absurd; qpm <= 0 is malformed
     max_abc_tune_chars: int = 200_000  # one ABC tune's text; music21 slows badly on huge bodies
     max_abc_bars: int = 600  # bar lines in one tune: O'Neill's longest has 146; 1,144 (a reel 8 times) take 1.6 s
