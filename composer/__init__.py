@@ -1,6 +1,8 @@
 """composer: read MIDI and ABC tunes, tokenize them, train an LSTM, and compose new music from a seed.
 
 The public API is re-exported here; heavy parts (torch, music21) are imported on first use.
+`composer.render` is the rendering module (`from composer.render import render`): a function of the
+same name here would be replaced by the submodule the first time anything imports it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ _EXPORTS = {
     "tokenize_corpus": "composer.corpus",
     "CorpusReport": "composer.corpus",
     "Composer": "composer.sample",
-    "render": "composer.render",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
