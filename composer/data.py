@@ -42,8 +42,10 @@ class DataConfig:
     transpose: tuple[int, int] = (-5, 6)
     stretch: float = 0.0
     duplicates_together: bool = True  # identical pieces (O'Neill prints 53 twice) share a side of the split
+    header_prefix: bool = True  # a window from mid-piece opens with its piece's header (targets masked)
 
-    LEGACY: ClassVar[dict[str, Any]] = {"duplicates_together": False}  # what checkpoints older than a field used
+    LEGACY: ClassVar[dict[str, Any]] = {"duplicates_together": False, "header_prefix": False}  # checkpoints
+    # older than a field were made without it
 
     def __post_init__(self) -> None:
         if self.seq_len < 1 or self.batch_size < 1:
@@ -266,10 +268,27 @@ class TrainData:
         rng = np.random.default_rng([seed, epoch, step, 1])
         rows = slice(rank * b // world, (rank + 1) * b // world)
         windows = self.train.gather(starts[:, None] + np.arange(t + 1))  # (B, T + 1)
+        prefixed = np.zeros(len(starts), dtype=bool)
+        if self.config.header_prefix and self.tokenizer.header_length > 1:
+            windows, prefixed = self._with_headers(windows, starts)
         if self.augment is not None:
             windows = self.augment(windows, rng)
-        windows = torch.from_numpy(np.ascontiguousarray(windows[rows]))
-        return windows[:, :-1], windows[:, 1:]
+        x, y = windows[:, :-1], windows[:, 1:].copy()
+        y[prefixed, : self.tokenizer.header_length] = IGNORE  # the header, and the jump from it into the window
+        return torch.from_numpy(np.ascontiguousarray(x[rows])), torch.from_numpy(np.ascontiguousarray(y[rows]))
+
+    def _with_headers(self, windows: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Windows whose first tokens are overwritten by their piece's header, and which ones were.
+
+        Sampling always starts from a header (BOS METER KEY TYPE TEMPO), so every window carries one:
+        the tune type conditions every training target, not only those near a piece's start."""
+        h = self.tokenizer.header_length
+        piece = np.searchsorted(self.train.starts, starts, side="right") - 1  # (B,)
+        first = self.train.starts[piece]  # (B,)
+        prefixed = (starts - first >= h) & (self.train.starts[piece + 1] - first > h)
+        windows = windows.copy()
+        windows[prefixed, :h] = self.train.gather(first[prefixed, None] + np.arange(h))
+        return windows, prefixed
 
     def epoch(self, epoch: int, seed: int = 0, start_step: int = 0, rank: int = 0,
               world: int = 1) -> Iterator[tuple[Tensor, Tensor]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -168,3 +170,32 @@ def test_oneills_split_holds_out_no_duplicate(oneills_scores, tmp_path) -> None:
     plain_train, plain_val = corpus.split(DataConfig(duplicates_together=False))
     assert any(corpus.piece(int(i)).tobytes() in {corpus.piece(int(j)).tobytes() for j in plain_train}
                for i in plain_val)  # what the plain split (and checkpoints before it) held out
+
+
+def test_every_window_opens_with_its_pieces_header(tmp_path) -> None:
+    """metric windows from mid-piece carry BOS METER KEY TYPE TEMPO of their own tune, targets masked."""
+    from pathlib import Path
+
+    from composer.io import load
+    from composer.tokenize import Tokenizer
+
+    tok = Tokenizer.create("metric")
+    seeds = sorted((Path(__file__).resolve().parent.parent / "midi_corpus" / "seeds").glob("*.abc"))
+    pieces = [np.asarray(tok.encode(load(p)[0]), dtype=np.int64) for p in seeds]
+    root = write_corpus(tmp_path / "seeds", tok, pieces)
+    config = DataConfig(seq_len=48, batch_size=16, val_fraction=0.0, transpose=(0, 0))
+    data = TrainData(open_corpus(root), config)
+    kinds = tok.table.kind_array()
+    headers = {tuple(p[:5]) for p in pieces}
+    prefixed = 0
+    for step in range(data.steps_per_epoch):
+        x, y = (a.numpy() for a in data.batch(0, step))
+        for row in range(len(x)):
+            if (y[row, :5] == IGNORE).all():
+                prefixed += 1
+                assert tuple(kinds[x[row, :5]]) == ("BOS", "METER", "KEY", "TYPE", "TEMPO")
+                assert tuple(x[row, :5]) in headers
+            assert (y[row, 5:] != IGNORE).all()
+    assert prefixed > 0.8 * data.steps_per_epoch * config.batch_size
+    off = TrainData(open_corpus(root), dataclasses.replace(config, header_prefix=False))
+    assert not (off.batch(0, 0)[1].numpy() == IGNORE).any()

@@ -72,6 +72,7 @@ class Tokenizer(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    header_length: ClassVar[int] = 1  # tokens every piece opens with (BOS, then any header fields)
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -106,6 +106,7 @@ class MetricTokenizer(Tokenizer):
     """Score ↔ bar/position ids with a forceable header; see docs/tokens/metric.md for the exact ids."""
 
     name = "metric"
+    header_length = len(HEADER_KINDS)
     Config = MetricConfig
 
     def __init__(self, config: MetricConfig | None = None) -> None:
