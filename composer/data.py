@@ -84,9 +84,9 @@ class TokenCorpus:
 
     def split(self, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
         """(train, val) piece numbers for a config's split; identical pieces stay together when it asks."""
-        keys = [hashlib.sha1(self.piece(i).tobytes()).digest() for i in range(len(self))]
-        return split_pieces(len(self), config.val_fraction, config.split_seed,
-                            keys if config.duplicates_together else None)
+        keys = ([hashlib.sha1(self.piece(i).tobytes()).digest() for i in range(len(self))]
+                if config.duplicates_together else None)
+        return split_pieces(len(self), config.val_fraction, config.split_seed, keys)
 
 
 def open_corpus(root: str | Path) -> TokenCorpus:

@@ -29,10 +29,11 @@ from composer.errors import CheckpointError, InputError
 from composer.files import atomic_write_bytes
 from composer.score import Score
 from composer.tokenize.base import EOS, PAD, Tokenizer
+from composer.tokenize.metric import MetricTokenizer
 
 FORMAT = "composer-type-classifier"
 FORMAT_VERSION = 1
-HEADER_LEN = 5  # BOS METER KEY TYPE TEMPO
+HEADER_LEN = MetricTokenizer.header_length  # BOS METER KEY TYPE TEMPO
 
 
 @dataclass(frozen=True)
