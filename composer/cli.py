@@ -52,9 +52,9 @@ app.add_typer(corpus_app, name="corpus")
 
 @corpus_app.command("build")
 def corpus_build(
-    name: Annotated[str, typer.Argument(help="oneills (O'Neill's 1850, ABC), bach (371 chorales as MIDI) or seeds.")],
+    name: Annotated[str, typer.Argument(help="oneills (O'Neill's 1850, ABC), ryans (Ryan's Mammoth Collection, ABC), bach (371 chorales as MIDI) or seeds.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder to fill (seeds: midi_corpus/seeds).")] = None,
-    midi: Annotated[bool, typer.Option("--midi", help="oneills: also write each tune as MIDI into OUT-midi/.")] = False,
+    midi: Annotated[bool, typer.Option("--midi", help="oneills, ryans: also write each tune as MIDI into OUT-midi/.")] = False,
     force: Annotated[bool, typer.Option("--force", help="seeds: rewrite MIDI files that exist.")] = False,
 ) -> None:
     """Fill a folder from music21's shipped corpus; outputs already there are kept, so it resumes."""
@@ -158,9 +158,11 @@ app.add_typer(classify_app, name="classify")
 
 @classify_app.command("train")
 def classify_train(
-    data: Annotated[Path, typer.Argument(help="Metric-token corpus folder whose index names tune types.")],
+    data: Annotated[list[Path], typer.Argument(help="Metric-token corpus folders whose index names tune types.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Classifier file to write (.pt).")],
     epochs: Annotated[int | None, typer.Option(help="Passes over the training pieces.")] = None,
+    hidden: Annotated[int | None, typer.Option(help="LSTM units.")] = None,
+    transpose: Annotated[str | None, typer.Option(help="Augmentation: semitone range LOW,HIGH (0,0: none).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Train the tune-type classifier on the pieces of common types; prints held-out accuracy."""
@@ -168,8 +170,9 @@ def classify_train(
 
     from composer.evaluate.classifier import ClassifierConfig, train_classifier
 
-    config = ClassifierConfig() if epochs is None else dataclasses.replace(ClassifierConfig(), epochs=epochs)
-    report = train_classifier(data, out, config, force=force)
+    given = {k: v for k, v in {"epochs": epochs, "hidden": hidden,
+                                "transpose": _int_pair(transpose, "--transpose")}.items() if v is not None}
+    report = train_classifier(data, out, dataclasses.replace(ClassifierConfig(), **given), force=force)
     typer.echo(report.to_table())
     typer.echo(f"wrote {out}")
 
@@ -194,6 +197,8 @@ def classify_predict(
 def train_command(
     data: Annotated[Path | None, typer.Argument(help="Corpus folder from `composer tokenize` (optional with --resume).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder: last.pt, best.pt, metrics, previews.")] = None,
+    also: Annotated[list[Path] | None, typer.Option("--also", help="Another corpus folder to train on, whole (repeatable); "
+                                                   "DATA alone gives the held-out split.")] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last.pt.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Passes over the training split.")] = None,
     cell: Annotated[str | None, typer.Option(help="lstm, gru, rnn, scratch_lstm or peephole_lstm.")] = None,
@@ -224,7 +229,8 @@ def train_command(
 
     given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731
     model_opts = given(cell=cell, layers=layers, hidden=hidden, emb=emb, dropout=dropout)
-    data_opts = given(seq_len=seq_len, batch_size=batch_size, transpose=_int_pair(transpose, "--transpose"))
+    data_opts = given(seq_len=seq_len, batch_size=batch_size, transpose=_int_pair(transpose, "--transpose"),
+                      also_train=tuple(str(p) for p in also) if also else None)
     train_opts = given(epochs=epochs, lr=lr, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed,
                        log_every=log_every, checkpoint_every_steps=checkpoint_every)
     if resume is not None:

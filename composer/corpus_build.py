@@ -1,7 +1,8 @@
 """Build training and test corpora from music21's shipped corpus, and the bundled seeds' MIDI files.
 
 `build_oneills` copies O'Neill's Music of Ireland (1850 tunes, 39 ABC files) into a folder, and with
-`midi=True` also writes every tune as MIDI into `<out>-midi/`; `build_bach` writes the 371 Bach
+`midi=True` also writes every tune as MIDI into `<out>-midi/`; `build_ryans` copies Ryan's Mammoth
+Collection (1,059 fiddle tunes, one ABC file each, every one typed reel/jig/hornpipe/…); `build_bach` writes the 371 Bach
 chorales as multi-voice MIDI; `build_seeds` regenerates midi_corpus/seeds/*.mid from the .abc.
 Every builder skips outputs that already exist, so an interrupted build resumes where it stopped.
 Run as `python -m composer.corpus_build {oneills,bach,seeds} [OUT]` or `composer corpus build`.
@@ -19,7 +20,8 @@ from composer.errors import ComposerError, InputError
 from composer.files import atomic_write_bytes, atomic_write_text
 
 SEEDS = Path(__file__).resolve().parent.parent / "midi_corpus" / "seeds"
-BUILDERS = ("oneills", "bach", "seeds")
+BUILDERS = ("oneills", "ryans", "bach", "seeds")
+ABC_FOLDERS = {"oneills": "oneills1850", "ryans": "ryansMammoth"}  # music21 corpus folder of each ABC collection
 
 
 @dataclass(frozen=True)
@@ -36,19 +38,24 @@ class BuildReport:
                 f"{len(self.failed)} failed")
 
 
-def oneills_paths() -> list[Path]:
-    """The 39 ABC files of O'Neill's Music of Ireland in music21's corpus, sorted."""
+def abc_paths(folder: str) -> list[Path]:
+    """The ABC files of one folder of music21's corpus (e.g. 'oneills1850'), sorted."""
     from music21 import corpus
 
-    return sorted(Path(p) for p in corpus.getPaths(fileExtensions=("abc",)) if "oneills1850" in str(p))
+    return sorted(Path(p) for p in corpus.getPaths(fileExtensions=("abc",)) if Path(p).parent.name == folder)
 
 
-def build_oneills(out: str | Path, midi: bool = False, workers: int | None = None) -> BuildReport:
-    """Copy O'Neill's 39 ABC files into `out`; with `midi`, also write each tune to `<out>-midi/`."""
+def oneills_paths() -> list[Path]:
+    """The 39 ABC files of O'Neill's Music of Ireland in music21's corpus, sorted."""
+    return abc_paths(ABC_FOLDERS["oneills"])
+
+
+def copy_abc(name: str, out: str | Path, midi: bool = False, workers: int | None = None) -> BuildReport:
+    """Copy the ABC files of collection `name` into `out`; with `midi`, also write each tune to `<out>-midi/`."""
     out = Path(out)
-    sources = oneills_paths()
+    sources = abc_paths(ABC_FOLDERS[name])
     if not sources:
-        raise InputError("music21's corpus has no oneills1850 files; is the corpus installed?")
+        raise InputError(f"music21's corpus has no {ABC_FOLDERS[name]} files; is the corpus installed?")
     written = skipped = 0
     for src in sources:
         dest = out / src.name
@@ -63,6 +70,16 @@ def build_oneills(out: str | Path, midi: bool = False, workers: int | None = Non
     midi_report = tunes_to_midi([out / s.name for s in sources], Path(f"{out}-midi"), workers)
     return BuildReport(f"{out} (+ {midi_report.out_dir})", written + midi_report.written,
                        skipped + midi_report.skipped_existing, midi_report.failed)
+
+
+def build_oneills(out: str | Path, midi: bool = False, workers: int | None = None) -> BuildReport:
+    """Copy O'Neill's 39 ABC files into `out`; with `midi`, also write each tune to `<out>-midi/`."""
+    return copy_abc("oneills", out, midi, workers)
+
+
+def build_ryans(out: str | Path, midi: bool = False, workers: int | None = None) -> BuildReport:
+    """Copy Ryan's Mammoth Collection (1,059 ABC files, one tune each) into `out`; `midi` as for O'Neill's."""
+    return copy_abc("ryans", out, midi, workers)
 
 
 def tunes_to_midi(paths: list[Path], out: Path, workers: int | None = None) -> BuildReport:
@@ -147,7 +164,7 @@ def build_seeds(folder: str | Path = SEEDS, force: bool = False) -> BuildReport:
 
 
 def build(name: str, out: str | Path | None = None, midi: bool = False, force: bool = False) -> BuildReport:
-    """Run one builder by name ('oneills', 'bach', 'seeds'); `out` is required except for seeds.
+    """Run one builder by name ('oneills', 'ryans', 'bach', 'seeds'); `out` is required except for seeds.
 
     Outputs already present are kept; `force` rewrites the seeds' MIDI (delete a folder to rebuild it).
     """
@@ -157,7 +174,7 @@ def build(name: str, out: str | Path | None = None, midi: bool = False, force: b
         return build_seeds(out or SEEDS, force=force)
     if out is None:
         raise InputError(f"corpus {name!r} needs an output folder (--out)")
-    return build_oneills(out, midi=midi) if name == "oneills" else build_bach(out)
+    return copy_abc(name, out, midi=midi) if name in ABC_FOLDERS else build_bach(out)
 
 
 def main(argv: list[str] | None = None) -> int:

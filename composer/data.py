@@ -43,6 +43,7 @@ class DataConfig:
     stretch: float = 0.0
     duplicates_together: bool = True  # identical pieces (O'Neill prints 53 twice) share a side of the split
     header_prefix: bool = True  # a window from mid-piece opens with its piece's header (targets masked)
+    also_train: tuple[str, ...] = ()  # more corpus folders, every piece on the training side (none held out)
 
     LEGACY: ClassVar[dict[str, Any]] = {"duplicates_together": False, "header_prefix": False}  # checkpoints
     # older than a field were made without it
@@ -57,6 +58,7 @@ class DataConfig:
         if not 0.0 <= self.stretch < 1.0:
             raise ValueError(f"stretch must be in [0, 1), not {self.stretch}")
         object.__setattr__(self, "transpose", tuple(int(t) for t in self.transpose))
+        object.__setattr__(self, "also_train", tuple(str(p) for p in self.also_train))
 
 
 class TokenCorpus:
@@ -82,11 +84,38 @@ class TokenCorpus:
         """Token ids of several pieces, in the order given."""
         return [self.piece(int(i)) for i in which]
 
+    def piece_hashes(self) -> list[bytes]:
+        """SHA-1 of every piece's token ids: equal pieces, equal hashes."""
+        return [hashlib.sha1(self.piece(i).tobytes()).digest() for i in range(len(self))]
+
     def split(self, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
         """(train, val) piece numbers for a config's split; identical pieces stay together when it asks."""
-        keys = ([hashlib.sha1(self.piece(i).tobytes()).digest() for i in range(len(self))]
-                if config.duplicates_together else None)
+        keys = self.piece_hashes() if config.duplicates_together else None
         return split_pieces(len(self), config.val_fraction, config.split_seed, keys)
+
+
+def open_extra_corpora(main: TokenCorpus, config: DataConfig) -> list[TokenCorpus]:
+    """The config's `also_train` corpora, each checked to use the main corpus's tokenizer."""
+    extra = [open_corpus(p) for p in config.also_train]
+    for c in extra:
+        if c.tokenizer != main.tokenizer:
+            raise InputError(f"tokenized differently from {main.root} ({c.tokenizer.name}, {c.tokenizer.vocab_size} "
+                             f"ids vs {main.tokenizer.name}, {main.tokenizer.vocab_size}); re-tokenize it alike", c.root)
+    return extra
+
+
+def pieces_not_in(corpus: TokenCorpus, held_out: set[bytes]) -> np.ndarray:
+    """Piece numbers of `corpus` whose tokens are not those of a held-out piece (by hash)."""
+    return np.array([i for i, h in enumerate(corpus.piece_hashes()) if h not in held_out], dtype=np.int64)
+
+
+def split_corpora(corpus: TokenCorpus, config: DataConfig, extra: Sequence[TokenCorpus] = ()
+                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[TokenCorpus, np.ndarray]]]:
+    """(train, val) pieces of `corpus` under `config`, and the pieces of each `extra` corpus that join training:
+    all of them but any identical to a held-out piece."""
+    train, val = corpus.split(config)
+    held_out = {hashlib.sha1(p.tobytes()).digest() for p in corpus.pieces(val)}
+    return train, val, [(c, pieces_not_in(c, held_out)) for c in extra]
 
 
 def open_corpus(root: str | Path) -> TokenCorpus:
@@ -172,16 +201,20 @@ def split_pieces(n_pieces: int, val_fraction: float, seed: int,
 
 
 class _Stream:
-    """Pieces laid end to end without copying: stream position → (shard, offset) by binary search."""
+    """Pieces (of one or more corpora) laid end to end without copying: stream position → (shard, offset)."""
 
-    def __init__(self, corpus: TokenCorpus, pieces: np.ndarray) -> None:
-        entries = [corpus.index[int(i)] for i in pieces]
-        lengths = np.array([e["length"] for e in entries], dtype=np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(lengths)])  # (P + 1,)
-        self.offsets = np.array([e["offset"] for e in entries], dtype=np.int64)
-        names = sorted(corpus.shards)
-        self.shard_of = np.array([names.index(e["shard"]) for e in entries], dtype=np.int64)
-        self.maps = [corpus.shards[n] for n in names]
+    def __init__(self, parts: Sequence[tuple[TokenCorpus, np.ndarray]]) -> None:
+        lengths, offsets, shard_of, self.maps = [], [], [], []
+        for corpus, pieces in parts:
+            names = sorted(corpus.shards)
+            entries = [corpus.index[int(i)] for i in pieces]
+            lengths += [e["length"] for e in entries]
+            offsets += [e["offset"] for e in entries]
+            shard_of += [len(self.maps) + names.index(e["shard"]) for e in entries]
+            self.maps += [corpus.shards[n] for n in names]
+        self.starts = np.concatenate([[0], np.cumsum(np.array(lengths, dtype=np.int64))])  # (P + 1,)
+        self.offsets = np.array(offsets, dtype=np.int64)
+        self.shard_of = np.array(shard_of, dtype=np.int64)
         self.n_tokens = int(self.starts[-1])
 
     def gather(self, positions: np.ndarray) -> np.ndarray:
@@ -229,13 +262,17 @@ class Augmenter:
 
 
 class TrainData:
-    """The training and validation sides of a corpus for one DataConfig; knows nothing of models."""
+    """The training and validation sides of a corpus for one DataConfig; knows nothing of models.
 
-    def __init__(self, corpus: TokenCorpus, config: DataConfig, augment: bool = True) -> None:
+    `extra` corpora (the config's `also_train`, opened by the caller) join the training side whole,
+    less any piece identical to a held-out one, so validation stays the main corpus's split."""
+
+    def __init__(self, corpus: TokenCorpus, config: DataConfig, augment: bool = True,
+                 extra: Sequence[TokenCorpus] = ()) -> None:
         self.corpus, self.config, self.tokenizer = corpus, config, corpus.tokenizer
-        self.train_pieces, self.val_pieces = corpus.split(config)
-        self.train = _Stream(corpus, self.train_pieces)
-        self.val = _Stream(corpus, self.val_pieces)
+        self.train_pieces, self.val_pieces, self.extra = split_corpora(corpus, config, extra)
+        self.train = _Stream([(corpus, self.train_pieces), *self.extra])
+        self.val = _Stream([(corpus, self.val_pieces)])
         self.augment = Augmenter(corpus.tokenizer, config) if augment else None
         self._starts, self._starts_key = np.zeros(0, dtype=np.int64), (-1, -1)
         t = config.seq_len
@@ -315,10 +352,12 @@ class TrainData:
             yield x, y
 
     def split_sequences(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(train, val) pieces as id arrays — the same split the trainer uses, for baselines."""
-        return self.corpus.pieces(self.train_pieces), self.corpus.pieces(self.val_pieces)
+        """(train, val) pieces as id arrays — the same split the trainer uses (extra corpora included), for baselines."""
+        train = self.corpus.pieces(self.train_pieces) + [p for c, ids in self.extra for p in c.pieces(ids)]
+        return train, self.corpus.pieces(self.val_pieces)
 
 
 def load_data(root: str | Path, config: DataConfig = DataConfig(), augment: bool = True) -> TrainData:
-    """Open the corpus at `root` and split it for training under `config`."""
-    return TrainData(open_corpus(root), config, augment)
+    """Open the corpus at `root` (and the config's `also_train` corpora) and split it for training under `config`."""
+    corpus = open_corpus(root)
+    return TrainData(corpus, config, augment, open_extra_corpora(corpus, config))

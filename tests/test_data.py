@@ -199,3 +199,31 @@ def test_every_window_opens_with_its_pieces_header(tmp_path) -> None:
     assert prefixed > 0.8 * data.steps_per_epoch * config.batch_size
     off = TrainData(open_corpus(root), dataclasses.replace(config, header_prefix=False))
     assert not (off.batch(0, 0)[1].numpy() == IGNORE).any()
+
+
+def test_also_train_corpora_join_training_whole_but_never_a_held_out_piece(tmp_path, corpus_dir, tok, pieces):
+    alone = load_data(corpus_dir, CFG)
+    held_out = alone.split_sequences()[1]
+    same = lambda a, b: len(a) == len(b) and (a == b).all()  # noqa: E731
+    more = [p for p in synthetic_pieces(tok, 9, seed=5) if not any(same(p, q) for q in pieces)][:8]
+    extra_dir = write_corpus(tmp_path / "more", tok, [*more, held_out[0]])  # one copy of a held-out tune
+    data = load_data(corpus_dir, dataclasses.replace(CFG, also_train=(str(extra_dir),)))
+    np.testing.assert_array_equal(data.val_pieces, alone.val_pieces)
+    assert data.val.n_tokens == alone.val.n_tokens
+    assert data.train.n_tokens == alone.train.n_tokens + sum(len(p) for p in more)
+    train, val = data.split_sequences()
+    assert len(train) == len(alone.train_pieces) + 8 and len(val) == len(held_out)
+    np.testing.assert_array_equal(data.train.gather(np.arange(data.train.n_tokens)), np.concatenate(train))
+    assert not any(same(t, held_out[0]) for t in train)
+    other = write_corpus(tmp_path / "other", small_tokenizer_with_velocities(4), more)
+    with pytest.raises(InputError, match="tokenized differently") as e:
+        load_data(corpus_dir, dataclasses.replace(CFG, also_train=(str(other),)))
+    assert str(other) in str(e.value)
+
+
+def small_tokenizer_with_velocities(n: int):
+    from corpus_helpers import SMALL_PERFORMANCE
+
+    from composer.tokenize import Tokenizer
+
+    return Tokenizer.create("performance", **{**SMALL_PERFORMANCE, "velocity_bins": n})

@@ -96,3 +96,39 @@ def test_evaluate_generated_from_a_checkpoint(tmp_path: Path) -> None:
     assert c["reference_labelled"] == 6 and c["reference_accuracy"] >= 0.8
     assert (tmp_path / "eval" / "report.html").is_file() and report["features"]
     assert any("heard as reel" in line for line in summary_lines(done["summary"]))
+
+
+def test_trains_on_several_corpora_keeping_copies_on_one_side(tmp_path: Path) -> None:
+    import dataclasses
+
+    a, b = typed_corpus(tmp_path / "a"), typed_corpus(tmp_path / "b")  # the same 48 tunes twice
+    config = dataclasses.replace(FAST, transpose=(-2, 2))
+    report = train_classifier([a, b], tmp_path / "clf.pt", config)
+    assert report.n_train + report.n_val == 96 and report.n_val == 24
+    assert report.accuracy >= 0.95
+    clf = load_classifier(tmp_path / "clf.pt")
+    assert clf.config.transpose == (-2, 2) and len(clf.trained_on) == 36  # a tune and its copy: one key
+
+
+def test_transposed_bodies_move_every_pitch_by_one_shift() -> None:
+    from composer.evaluate.classifier import _moved, _transposer
+
+    tok = Tokenizer.create("metric")
+    ids = body(tok.encode(tune([62, 66, 69, 74] * 4, (4, 4), 240)), 768)
+    tables = _transposer(tok, dataclasses_replace(FAST, transpose=(-3, 3)))
+    assert len(tables) == 7 and (tables[0] == np.arange(tok.vocab_size)).all()
+    pitch = tok.table.kind_array() == "PITCH"
+    shifts = set()
+    for seed in range(20):
+        (moved,) = _moved([ids], tables, np.random.default_rng(seed))
+        assert (moved[~pitch[ids]] == ids[~pitch[ids]]).all()  # rhythm untouched
+        k = {int(m) - int(i) for m, i in zip(moved[pitch[ids]], ids[pitch[ids]], strict=True)}
+        assert len(k) == 1  # one shift for the whole tune (pitch ids are consecutive)
+        shifts |= k
+    assert len(shifts) >= 4 and shifts <= set(range(-3, 4))
+
+
+def dataclasses_replace(config: ClassifierConfig, **changes: object) -> ClassifierConfig:
+    import dataclasses
+
+    return dataclasses.replace(config, **changes)

@@ -134,3 +134,23 @@ def test_cli_evaluate_writes_report_json(tmp_path: Path) -> None:
     assert set(report["models"]) == {"lstm", *map(str, range(1, 11))}
     again = CliRunner().invoke(app, ["evaluate", str(ckpt), str(data), "--out", str(out)])
     assert again.exit_code != 0  # never writes over a report
+
+
+def test_ngrams_learn_from_the_also_train_corpora_too(tmp_path: Path) -> None:
+    """A model trained with --also is compared with n-grams fit on the same training music."""
+    import dataclasses
+
+    tok, pieces = metric_pieces(16)
+    data = write_corpus(tmp_path / "corpus", tok, pieces[:12])
+    extra = write_corpus(tmp_path / "more", tok, pieces[12:])
+    plain = likelihood_table(save_tiny(tmp_path / "plain.pt", tok), data, orders=range(1, 4))
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=tok.vocab_size, layers=1, emb=16, hidden=32, dropout=0.0)
+    ckpt = save_checkpoint(tmp_path / "more.pt", model=Model(config), model_config=config, train_config=TrainConfig(),
+                           data_config=dataclasses.replace(DataConfig(val_fraction=0.25), also_train=(str(extra),)),
+                           tokenizer=tok)
+    report = likelihood_table(ckpt, data, orders=range(1, 4))
+    assert plain.n_train_pieces == 9 and report.n_train_pieces == 13 and report.n_val_pieces == plain.n_val_pieces == 3
+    assert report.nll["lstm"] == pytest.approx(plain.nll["lstm"])  # the same held-out tokens
+    assert report.nll["3"]["overall"] != pytest.approx(plain.nll["3"]["overall"])
+    assert report.to_dict()["also_train"] == [str(extra)]

@@ -2,8 +2,10 @@
 
 The header (BOS METER KEY TYPE TEMPO) is stripped, so the classifier must tell the type from the music:
 positions, durations and pitches of the bars. An LSTM reads the body (first `max_len` tokens), its
-outputs are mean-pooled over the real tokens, and a linear layer gives the type. Trained on the corpus
-pieces whose index names a type with at least `min_pieces` pieces, split by piece with data.split_pieces.
+outputs are mean-pooled over the real tokens, and a linear layer gives the type. Trained on the pieces
+of one or more corpora whose index names a type with at least `min_pieces` pieces, split by piece with
+data.split_pieces (identical pieces on one side), each training body moved to a random key: the type is
+in the rhythm and the shape of the tune, not in its key.
 Saved as one torch file of tensors and plain values (loaded with weights_only=True), written atomically.
 """
 
@@ -44,6 +46,7 @@ class ClassifierConfig:
     hidden: int = 128
     min_pieces: int = 30
     max_len: int = 768
+    transpose: tuple[int, int] = (0, 0)  # training augmentation, semitones (inclusive); shifts a body survives
     val_fraction: float = 0.2
     split_seed: int = 0
     epochs: int = 6  # about 3.5 minutes on O'Neill's 882 typed tunes, 2 CPU cores
@@ -51,6 +54,9 @@ class ClassifierConfig:
     lr: float = 3e-3
     seed: int = 0
     max_minutes: float | None = None  # a wall-clock cap makes the result depend on machine load
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "transpose", tuple(int(t) for t in self.transpose))
 
 
 @dataclass(frozen=True)
@@ -178,20 +184,26 @@ def piece_key(entry: dict[str, Any]) -> str:
     return f"{entry.get('sha1')}:{entry.get('piece')}"
 
 
-def _labelled(data_dir: str | Path, config: ClassifierConfig) -> tuple[Any, list[int], list[str]]:
-    """The corpus, the piece numbers with a common type, and the sorted common types."""
+def _labelled(data_dirs: Sequence[str | Path],
+              config: ClassifierConfig) -> tuple[Tokenizer, list[np.ndarray], list[dict[str, Any]], list[str]]:
+    """The tokenizer, the pieces with a common type and their index entries (over every corpus), the types."""
     from composer.data import open_corpus
 
-    corpus = open_corpus(data_dir)
-    if corpus.tokenizer.name != "metric":
-        raise InputError(f"the classifier reads metric tokens; this corpus holds {corpus.tokenizer.name}", data_dir)
-    counts = Counter(e.get("tune_type") for e in corpus.index if e.get("tune_type"))
+    corpora = [open_corpus(d) for d in data_dirs]
+    for corpus in corpora:
+        if corpus.tokenizer.name != "metric":
+            raise InputError(f"the classifier reads metric tokens; this corpus holds {corpus.tokenizer.name}",
+                             corpus.root)
+        if corpus.tokenizer != corpora[0].tokenizer:
+            raise InputError(f"tokenized differently from {corpora[0].root}; re-tokenize it alike", corpus.root)
+    entries = [(c, i, e) for c in corpora for i, e in enumerate(c.index) if e.get("tune_type")]
+    counts = Counter(e["tune_type"] for _, _, e in entries)
     classes = sorted(t for t, c in counts.items() if c >= config.min_pieces)
     if len(classes) < 2:
-        raise InputError(f"need two or more tune types with ≥ {config.min_pieces} pieces; index.jsonl has "
-                         f"{dict(counts) or 'none'}", data_dir)
-    keep = [i for i, e in enumerate(corpus.index) if e.get("tune_type") in classes]
-    return corpus, keep, classes
+        raise InputError(f"need two or more tune types with ≥ {config.min_pieces} pieces; the index has "
+                         f"{dict(counts) or 'none'}", data_dirs[0])
+    keep = [(c, i, e) for c, i, e in entries if e["tune_type"] in classes]
+    return corpora[0].tokenizer, [c.piece(i) for c, i, _ in keep], [e for _, _, e in keep], classes
 
 
 def _accuracy(clf: TypeClassifier, pieces: list[np.ndarray], labels: np.ndarray) -> tuple[float, np.ndarray]:
@@ -201,23 +213,43 @@ def _accuracy(clf: TypeClassifier, pieces: list[np.ndarray], labels: np.ndarray)
     return float((pred == labels).mean()) if len(labels) else math.nan, confusion
 
 
-def train_classifier(data_dir: str | Path, out_path: str | Path, config: ClassifierConfig = ClassifierConfig(),
-                     force: bool = False) -> ClassifierReport:
-    """Train the tune-type classifier on a metric corpus, save it to `out_path`, report held-out accuracy."""
+def _transposer(tokenizer: Tokenizer, config: ClassifierConfig) -> np.ndarray:
+    """(K, V) id tables, one per semitone shift of `config.transpose` the tokenizer can make (shift 0 first)."""
+    shifts = [0, *(k for k in range(config.transpose[0], config.transpose[1] + 1) if k)]
+    tables = [t for t in (tokenizer.transposition_table(k) for k in shifts) if t is not None]
+    return np.stack([np.asarray(t, dtype=np.int64) for t in tables]) if tables else np.arange(tokenizer.vocab_size)[None]
+
+
+def _moved(bodies: Sequence[np.ndarray], tables: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """Each body under a random one of `tables` that keeps every token in the vocabulary."""
+    out = []
+    for b in bodies:
+        mapped = tables[:, b]  # (K, T)
+        ok = np.flatnonzero((mapped >= 0).all(axis=1))  # shift 0 always survives
+        out.append(mapped[rng.choice(ok)])
+    return out
+
+
+def train_classifier(data_dir: str | Path | Sequence[str | Path], out_path: str | Path,
+                     config: ClassifierConfig = ClassifierConfig(), force: bool = False) -> ClassifierReport:
+    """Train the tune-type classifier on one or more metric corpora, save it to `out_path`, report held-out accuracy."""
+    import hashlib
+
     from composer.data import split_pieces
     from composer.errors import OutputError
 
     if Path(out_path).exists() and not force:
         raise OutputError("already exists; pass --force to replace it", out_path)
-    corpus, keep, classes = _labelled(data_dir, config)
-    labels = np.array([classes.index(corpus.index[i]["tune_type"]) for i in keep])
-    train_at, val_at = split_pieces(len(keep), config.val_fraction, config.split_seed)
-    pieces = corpus.pieces(np.array(keep))
+    dirs = [data_dir] if isinstance(data_dir, str | Path) else list(data_dir)
+    tokenizer, pieces, entries, classes = _labelled(dirs, config)
+    labels = np.array([classes.index(e["tune_type"]) for e in entries])
+    train_at, val_at = split_pieces(len(pieces), config.val_fraction, config.split_seed,
+                                    [hashlib.sha1(p.tobytes()).digest() for p in pieces])
     bodies = [body(p, config.max_len) for p in pieces]
+    tables = _transposer(tokenizer, config)
     torch.manual_seed(config.seed)
-    net = TypeNet(corpus.tokenizer.vocab_size, len(classes), config.emb, config.hidden)
-    clf = TypeClassifier(net, corpus.tokenizer, classes, config,
-                         [piece_key(corpus.index[keep[i]]) for i in train_at])
+    net = TypeNet(tokenizer.vocab_size, len(classes), config.emb, config.hidden)
+    clf = TypeClassifier(net, tokenizer, classes, config, [piece_key(entries[i]) for i in train_at])
     weights = torch.tensor(len(train_at) / (len(classes) * np.maximum(np.bincount(labels[train_at],
                            minlength=len(classes)), 1)), dtype=torch.float32)  # balance rare types
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr)
@@ -228,7 +260,8 @@ def train_classifier(data_dir: str | Path, out_path: str | Path, config: Classif
         order = rng.permutation(train_at)
         for s in range(0, len(order), config.batch_size):
             rows = order[s : s + config.batch_size]
-            loss = F.cross_entropy(net(_batch([bodies[i] for i in rows])), y_all[rows], weight=weights)
+            batch = _moved([bodies[i] for i in rows], tables, rng)
+            loss = F.cross_entropy(net(_batch(batch)), y_all[rows], weight=weights)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)

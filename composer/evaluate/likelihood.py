@@ -1,7 +1,8 @@
 """Held-out likelihood: the LSTM's per-token loss next to Kneser–Ney n-grams, overall and per token type.
 
 Both models score the same tokens: every token of each validation piece after its first (BOS), on the
-split the checkpoint was trained with (its DataConfig val_fraction and split_seed). A token's type is
+split the checkpoint was trained with (its DataConfig val_fraction and split_seed); the n-grams are fit on
+what the model was trained on (the train split plus any `also_train` corpora). A token's type is
 the kind of the TARGET token, so "pitch" asks how well each model guesses the next note's pitch.
 Per-type NLLs are means over that type's tokens; weighted by token counts they add up to the overall NLL.
 """
@@ -147,27 +148,29 @@ def likelihood_table(checkpoint_path: str | Path, data_dir: str | Path, orders: 
     """Validation NLL of a checkpoint and of KN n-grams (fit once at the top order on the train split)."""
     from composer.baseline import NGramModel
     from composer.checkpoint import build_model, check_tokenizer, load_checkpoint
-    from composer.data import open_corpus
+    from composer.data import open_corpus, open_extra_corpora, split_corpora
 
     ckpt = load_checkpoint(checkpoint_path)
     corpus = open_corpus(data_dir)
     check_tokenizer(ckpt, corpus.tokenizer, data_dir)
     dc = ckpt.data_config
-    train_ids, val_ids = corpus.split(dc)
+    train_ids, val_ids, extra = split_corpora(corpus, dc, open_extra_corpora(corpus, dc))
     if len(val_ids) == 0:
         raise InputError("no validation pieces: the corpus needs two or more pieces and val_fraction > 0", data_dir)
     val = corpus.pieces(val_ids)
+    train = corpus.pieces(train_ids) + [p for c, ids in extra for p in c.pieces(ids)]  # what the model learnt from
     groups = token_groups(corpus.tokenizer)
     model = build_model(ckpt, config.device)
     nll, tokens = group_means(token_nll(model, val, config.batch_size, config.device), val, groups)
     table = {LSTM: nll}
     orders = sorted(set(orders))
     if orders:
-        ngram = NGramModel.fit(corpus.pieces(train_ids), max(orders), corpus.tokenizer.vocab_size)
+        ngram = NGramModel.fit(train, max(orders), corpus.tokenizer.vocab_size)
         for n in orders:
             table[str(n)] = group_means([-lp for lp in ngram.log_probs(val, n)], val, groups)[0]
-    return LikelihoodReport(nll=table, tokens=tokens, n_train_pieces=len(train_ids), n_val_pieces=len(val_ids),
+    return LikelihoodReport(nll=table, tokens=tokens, n_train_pieces=len(train), n_val_pieces=len(val),
                             tokenizer=corpus.tokenizer.name,
                             extra={"checkpoint": str(checkpoint_path), "data": str(data_dir),
                                    "val_fraction": dc.val_fraction, "split_seed": dc.split_seed,
+                                   "also_train": list(dc.also_train),
                                    "checkpoint_best_val_loss": ckpt.best_val_loss})
