@@ -129,6 +129,8 @@ def evaluate_command(
     reference: Annotated[Path | None, typer.Option("--reference", help="Music folder, or a corpus (its held-out split).")] = None,
     n: Annotated[int, typer.Option("--n", "-n", help="Pieces a checkpoint composes (and again as reels with --classifier).")] = 100,
     classifier: Annotated[Path | None, typer.Option("--classifier", help="A tune-type classifier from `composer classify train`.")] = None,
+    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature of the composed sets "
+                                               "(`compose` uses 0.9).")] = 1.0,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Report folder (default: a new runs/eval-… folder).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty --out folder.")] = False,
 ) -> None:
@@ -139,7 +141,8 @@ def evaluate_command(
     if generated is not None or reference is not None:
         if generated is None or reference is None or checkpoint is not None:
             raise InputError("compare mode takes --generated and --reference (and no CHECKPOINT DATA arguments)")
-        done = run.evaluate_generated(generated, reference, out, classifier, run.GenerateConfig(n=n), force=force)
+        config = run.GenerateConfig(n=n, temperature=temperature)
+        done = run.evaluate_generated(generated, reference, out, classifier, config, force=force)
         typer.echo(done["result"].to_table())
         for line in run.summary_lines(done["summary"]):
             typer.echo(line)
@@ -200,6 +203,8 @@ def train_command(
     also: Annotated[list[Path] | None, typer.Option("--also", help="Another corpus folder to train on, whole (repeatable); "
                                                    "DATA alone gives the held-out split.")] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder from its last.pt.")] = None,
+    init: Annotated[Path | None, typer.Option("--init", help="Fine-tune: start from this checkpoint's weights "
+                                              "(its network; a new optimizer and schedule).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Passes over the training split.")] = None,
     cell: Annotated[str | None, typer.Option(help="lstm, gru, rnn, scratch_lstm or peephole_lstm.")] = None,
     layers: Annotated[int | None, typer.Option(help="Recurrent layers.")] = None,
@@ -233,6 +238,8 @@ def train_command(
                       also_train=tuple(str(p) for p in also) if also else None)
     train_opts = given(epochs=epochs, lr=lr, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed,
                        log_every=log_every, checkpoint_every_steps=checkpoint_every)
+    if resume is not None and init is not None:
+        raise InputError("--resume continues a run; --init starts a new one from a checkpoint: give one of them")
     if resume is not None:
         fixed = sorted({**model_opts, **data_opts, **{k: v for k, v in train_opts.items()
                                                        if k not in training.RESUMABLE}})
@@ -247,7 +254,8 @@ def train_command(
             train_config = dataclasses.replace(training.TrainConfig(), **train_opts)
         except ValueError as e:
             raise InputError(str(e)) from None
-        result = training.train(data, out, model_opts, data_config, train_config, force=force, progress=not quiet)
+        result = training.train(data, out, model_opts, data_config, train_config, force=force, progress=not quiet,
+                                init=init)
     if int(os.environ.get("RANK", "0")) == 0:
         best = "" if result.best_val_loss is None else (
             f"; best val loss {result.best_val_loss:.4f} (perplexity {math.exp(result.best_val_loss):.2f})")

@@ -369,11 +369,13 @@ RESUMABLE = ("epochs", "max_minutes", "max_steps", "device", "amp", "log_every",
 
 def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, Any] | None = None,
           data_config: Any = None, config: TrainConfig = TrainConfig(), *, force: bool = False,
-          progress: bool = True, callbacks: Sequence[Callback] | None = None) -> FitResult:
+          progress: bool = True, callbacks: Sequence[Callback] | None = None,
+          init: str | Path | None = None) -> FitResult:
     """Start a run in `run_dir` on the corpus at `data_dir`; refuses a folder holding a run unless `force`.
 
-    `model_overrides` are ModelConfig fields (vocab_size comes from the corpus). `callbacks=None`
-    adds the preview writer (seed-tune continuations as MIDI)."""
+    `model_overrides` are ModelConfig fields (vocab_size comes from the corpus). `init` warm-starts from a
+    checkpoint's weights (fine-tuning: its network, only dropout may change; a fresh optimizer and schedule).
+    `callbacks=None` adds the preview writer (seed-tune continuations as MIDI)."""
     from composer.data import DataConfig, load_data
     from composer.errors import InputError, OutputError
     from composer.model import Model, ModelConfig
@@ -387,16 +389,44 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
     if existing and int(os.environ.get("RANK", "0")) == 0:
         for name in RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
-    try:
-        model_config = ModelConfig(vocab_size=data.vocab_size, **(model_overrides or {}))
-    except (TypeError, ValueError) as e:
-        raise InputError(f"bad model option: {e}") from None
+    extra: dict[str, Any] = {"data_dir": str(Path(data_dir).resolve())}
     torch.manual_seed(config.seed)
-    model = Model(model_config)
+    if init is not None:
+        model, extra["init_from"] = _warm_start(init, data, model_overrides or {}), _provenance(init)
+    else:
+        try:
+            model = Model(ModelConfig(vocab_size=data.vocab_size, **(model_overrides or {})))
+        except (TypeError, ValueError) as e:
+            raise InputError(f"bad model option: {e}") from None
     trainer = Trainer(model, data, config, run_dir, progress=progress,
-                      callbacks=_default_callbacks(data, config) if callbacks is None else callbacks,
-                      extra={"data_dir": str(Path(data_dir).resolve())})
+                      callbacks=_default_callbacks(data, config) if callbacks is None else callbacks, extra=extra)
     return trainer.fit()
+
+
+def _warm_start(init: str | Path, data: TrainData, overrides: dict[str, Any]) -> torch.nn.Module:
+    """The network of checkpoint `init` with its weights, for data tokenized the same way; only dropout may change."""
+    import dataclasses
+
+    from composer.checkpoint import build_model, check_tokenizer, load_checkpoint
+    from composer.errors import InputError
+
+    ckpt = load_checkpoint(init)
+    check_tokenizer(ckpt, data.tokenizer, data.corpus.root)
+    fixed = sorted(set(overrides) - {"dropout"})
+    if fixed:
+        raise InputError(f"--init keeps the network of {init}; drop {', '.join('--' + k for k in fixed)}")
+    if "dropout" in overrides:
+        ckpt = dataclasses.replace(ckpt, model_config=dataclasses.replace(ckpt.model_config, dropout=overrides["dropout"]))
+    return build_model(ckpt).train()
+
+
+def _provenance(init: str | Path) -> dict[str, Any]:
+    """Where a warm start came from: the checkpoint, its data and its step, kept in the new run's checkpoints."""
+    from composer.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(init)
+    return {"checkpoint": str(init), "step": ckpt.step, "epoch": ckpt.epoch, "data_dir": ckpt.extra.get("data_dir"),
+            "also_train": list(ckpt.data_config.also_train), "init_from": ckpt.extra.get("init_from")}
 
 
 def resume(run_dir: str | Path, data_dir: str | Path | None = None, overrides: dict[str, Any] | None = None, *,

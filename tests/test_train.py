@@ -19,9 +19,9 @@ from corpus_helpers import small_tokenizer, synthetic_pieces, write_corpus
 
 from composer.checkpoint import load_checkpoint
 from composer.cli import main
-from composer.data import DataConfig
-from composer.errors import OutputError
-from composer.train import TrainConfig, lr_factor, resume, train
+from composer.data import DataConfig, load_data
+from composer.errors import InputError, OutputError
+from composer.train import TrainConfig, _warm_start, lr_factor, resume, train
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = {"layers": 1, "emb": 16, "hidden": 24, "dropout": 0.2}
@@ -320,3 +320,22 @@ def test_sigkill_at_random_points_never_corrupts_and_resumes_to_the_same_weights
         x, y = _events(tmp_path / "whole", kind), _events(run, kind)
         assert [e["step"] for e in x] == [e["step"] for e in y]  # each step logged once, none lost
         assert [e[key] for e in x] == pytest.approx([e[key] for e in y], abs=1e-5)
+
+
+def test_init_fine_tunes_from_a_checkpoints_weights_and_records_where_they_came_from(corpus, tmp_path):
+    base = train(corpus, tmp_path / "base", MODEL, DATA, TrainConfig(**FAST), progress=False, callbacks=[])
+    start = Path(base.run_dir) / "best.pt"
+    was = load_checkpoint(start)
+    warm = _warm_start(start, load_data(corpus, DATA), {"dropout": 0.0})
+    assert warm.training and warm.config.dropout == 0.0 and warm.config.hidden == 24
+    assert all(torch.equal(v, was.model_state[k]) for k, v in warm.state_dict().items())
+    fine = train(corpus, tmp_path / "fine", None, DATA, TrainConfig(**{**FAST, "epochs": 1, "lr": 1e-3}),
+                 progress=False, callbacks=[], init=start)
+    first = _events(Path(fine.run_dir), "train")[0]["loss"]
+    assert first < math.log(170) - 1.0  # starts where the base run left off, not from scratch
+    tuned = load_checkpoint(Path(fine.run_dir) / "last.pt")
+    assert tuned.extra["init_from"]["checkpoint"] == str(start) and tuned.extra["init_from"]["step"] == was.step
+    assert tuned.step == fine.step < 2 * was.step  # a new schedule: steps count from 0
+    with pytest.raises(InputError, match="--init keeps the network"):
+        train(corpus, tmp_path / "bad", {"hidden": 32}, DATA, TrainConfig(**FAST), progress=False, callbacks=[],
+              init=start)

@@ -155,7 +155,8 @@ def evaluate_generated(generated: str | Path, reference: str | Path, out: str | 
     write_report(result, out, force=True)
     summary: dict[str, Any] = {
         "generated": str(generated), "reference": str(reference), "n_generated": len(gen), "n_reference": len(ref),
-        "compose_seconds": round(compose_seconds, 1), "mean_overlap": result.mean_overlap,
+        "compose_seconds": round(compose_seconds, 1), "temperature": config.temperature if composer else None,
+        "mean_overlap": result.mean_overlap,
         "mean_overlap_generated": result.mean_overlap_generated,
         "pitch_in_scale_delta": result.row("pitch_in_scale_rate").difference,
         "asked_types": dict(Counter(str(s.metadata.get("asked_type")) for s in gen)) if composer else None,
