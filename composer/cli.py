@@ -214,6 +214,7 @@ def train_command(
     seq_len: Annotated[int | None, typer.Option(help="Tokens per training window.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Windows per step (split over torchrun processes).")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate (AdamW).")] = None,
+    warmup_steps: Annotated[int | None, typer.Option(help="Steps of linear warm-up to the peak learning rate.")] = None,
     transpose: Annotated[str | None, typer.Option(help="Augmentation: semitone range LOW,HIGH (0,0: none).")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Stop cleanly (saving last.pt) after this long.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop cleanly after this many steps in all.")] = None,
@@ -236,7 +237,7 @@ def train_command(
     model_opts = given(cell=cell, layers=layers, hidden=hidden, emb=emb, dropout=dropout)
     data_opts = given(seq_len=seq_len, batch_size=batch_size, transpose=_int_pair(transpose, "--transpose"),
                       also_train=tuple(str(p) for p in also) if also else None)
-    train_opts = given(epochs=epochs, lr=lr, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed,
+    train_opts = given(epochs=epochs, lr=lr, warmup_steps=warmup_steps, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed,
                        log_every=log_every, checkpoint_every_steps=checkpoint_every)
     if resume is not None and init is not None:
         raise InputError("--resume continues a run; --init starts a new one from a checkpoint: give one of them")

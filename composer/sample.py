@@ -6,8 +6,10 @@ variations are one batch. Header tokens (meter, key, tune type) are forced where
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,26 +145,35 @@ class Composer:
             raise InputError(f"n must be at least 1, not {n}")
         generator = torch.Generator(device=self.device)
         generator.manual_seed(rng_seed if rng_seed is not None else int(torch.randint(0, 2**31, ()).item()))
-        forced = None
+        groups: list[tuple[list[int], list[int | None] | None, int]] = [(prefix, None, n)]
         if self.tokenizer.name == "metric" and len(prefix) <= 1:
-            forced = self.tokenizer.header_ids(meter=meter, key=key, tune_type=tune_type)
-            forced = self._infer_header(forced, generator)
-            while len(prefix) < 5 and forced[len(prefix)] is not None:
-                prefix = prefix + [forced[len(prefix)]]
+            asked = self.tokenizer.header_ids(meter=meter, key=key, tune_type=tune_type)
+            drawn = Counter(tuple(h) for h in self._infer_headers(asked, n, generator))  # each row its own header
+            groups = [(_with_header(prefix, list(h)), list(h), k) for h, k in drawn.items()]
+        rows: list[list[int]] = []
+        for start, forced, k in groups:
+            rows += self._sample_rows(start, forced, k, bars, max_tokens, seconds,
+                                      SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p), generator)
+        return rows
+
+    def _sample_rows(self, prefix: list[int], forced: list[int | None] | None, n: int, bars: int | None,
+                     max_tokens: int | None, seconds: float | None, config: SampleConfig,
+                     generator: torch.Generator) -> list[list[int]]:
+        """`n` continuations of one prefix under the tokenizer's grammar, each ending in EOS."""
         min_bars = 0
         if self.tokenizer.name == "metric" and bars is not None:
             min_bars = sum(self.tokenizer.table.kinds[i] == "BAR" for i in prefix) + bars
         grammar = grammar_for(self.tokenizer, forced, min_bars)
         steps = max_tokens or self._step_cap(bars, seconds)
-        config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, max_tokens=steps)
-        stop = self._stop_rule(bars, seconds, n)
-        tails = sample_tokens(self.model, prefix, n, steps, grammar, config, EOS, generator, stop)
+        config = dataclasses.replace(config, max_tokens=steps)
+        tails = sample_tokens(self.model, prefix, n, steps, grammar, config, EOS, generator,
+                              self._stop_rule(bars, seconds, n))
         rows = [prefix + tail for tail in tails]
         return [grammar.complete(r) if grammar is not None else _with_eos(r) for r in rows]
 
     @torch.no_grad()
-    def _infer_header(self, forced: list[int | None], generator: torch.Generator) -> list[int | None]:
-        """Fill the free header slots that come before an asked-for one from the model's posterior.
+    def _infer_headers(self, forced: list[int | None], n: int, generator: torch.Generator) -> list[list[int | None]]:
+        """`n` draws of the free header slots that come before an asked-for one, from the model's posterior.
 
         The header is METER KEY TYPE TEMPO, so asking for "a reel" alone would let the model pick a
         meter before it knows the type. Instead every (meter, key) pair is scored in one batch and one
@@ -170,7 +181,7 @@ class Composer:
         last = max((i for i, t in enumerate(forced) if t is not None and i > 0), default=0)
         free = [i for i in range(1, last) if forced[i] is None]
         if not free:
-            return forced
+            return [forced] * n
         kinds = ("METER", "KEY", "TYPE", "TEMPO")
         choices = [self.tokenizer.table.ids_of(kinds[i - 1]).tolist() if i in free else [forced[i]]
                    for i in range(1, last + 1)]
@@ -180,8 +191,8 @@ class Composer:
         score = logp.gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1).sum(dim=1)  # (C,)
         # Sharpened (temperature 1/4): the model's tune-type guess from meter and key is soft, and a
         # musician asking for a jig expects 6/8, not a long tail of unlikely meters.
-        pick = int(torch.multinomial(torch.softmax(4 * score, 0).cpu(), 1, generator=_cpu(generator)).item())
-        return [forced[0], *grid[pick].tolist(), *forced[last + 1:]]
+        picks = torch.multinomial(torch.softmax(4 * score, 0).cpu(), n, replacement=True, generator=_cpu(generator))
+        return [[forced[0], *grid[int(p)].tolist(), *forced[last + 1:]] for p in picks]
 
     def _step_cap(self, bars: int | None, seconds: float | None) -> int:
         if self.tokenizer.name == "metric" and bars is not None:
@@ -237,6 +248,14 @@ def _cpu(generator: torch.Generator) -> torch.Generator:
     if generator.device.type == "cpu":
         return generator
     return torch.Generator().manual_seed(int(torch.randint(0, 2**31, (), generator=generator, device=generator.device)))
+
+
+def _with_header(prefix: list[int], header: list[int | None]) -> list[int]:
+    """`prefix` extended by the header's given tokens up to its first free (None) slot."""
+    prefix = list(prefix)
+    while len(prefix) < len(header) and header[len(prefix)] is not None:
+        prefix.append(int(header[len(prefix)]))
+    return prefix
 
 
 def _with_eos(row: list[int]) -> list[int]:

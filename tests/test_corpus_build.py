@@ -88,3 +88,11 @@ def test_build_refuses_unknown_names_and_missing_out():
         build("mozart", "x")
     with pytest.raises(InputError, match="--out"):
         build("bach")
+
+
+def test_ryans_copies_every_typed_tune_and_resumes(tmp_path):
+    first = build("ryans", tmp_path / "ryans")
+    assert first.written == 1059 and not first.failed
+    assert build("ryans", tmp_path / "ryans").skipped_existing == 1059
+    tune = load(tmp_path / "ryans" / "42dHighlandRegimentStrathspey.abc")[0]
+    assert tune.tune_type == "strathspey" and len(tune.notes) > 50

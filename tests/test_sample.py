@@ -129,3 +129,13 @@ def test_cli_compose_writes_files_that_every_reader_opens(tmp_path: Path, capsys
     # a second run never overwrites the first
     assert run(["compose", "--n", "1", "--bars", "2", "--rng-seed", "1", "--out", str(tmp_path), "--no-wav"]) == 0
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
+
+
+def test_each_row_draws_its_own_header_when_only_the_type_is_asked(default: Composer) -> None:
+    """Asking for 40 reels gives reels in more than one meter/key (one draw per row, not one per batch)."""
+    outs = default.compose(n=40, bars=2, tune_type="reel", rng_seed=1)
+    assert len(outs) == 40 and all(o.tune_type == "reel" for o in outs)
+    headers = {(o.time_signatures[0][1:], o.key_signature.name) for o in outs}
+    assert len(headers) >= 2
+    again = default.compose(n=40, bars=2, tune_type="reel", rng_seed=1)
+    assert [o.notes for o in outs] == [o.notes for o in again]
