@@ -11,6 +11,7 @@ Run as `python -m composer.corpus_build {oneills,bach,seeds} [OUT]` or `composer
 from __future__ import annotations
 
 import os
+import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -50,8 +51,23 @@ def oneills_paths() -> list[Path]:
     return abc_paths(ABC_FOLDERS["oneills"])
 
 
+_TWO_FOUR = re.compile(r"^M:\s*2/4\s*$", re.M)
+_SIXTEENTHS = re.compile(r"^L:\s*1/16\s*$", re.M)
+_REEL_TIME = re.compile(r"^R:\s*(reel|hornpipe)s?\s*$", re.M | re.I)
+
+
+def in_cut_time(text: str) -> str:
+    """A reel or hornpipe written in 2/4 with sixteenths (Ryan's way) rewritten in cut time with eighths
+    (O'Neill's way): the same music, each bar one bar, every note twice the written value."""
+    if not (_REEL_TIME.search(text) and _TWO_FOUR.search(text) and _SIXTEENTHS.search(text)):
+        return text
+    return _SIXTEENTHS.sub("L:1/8", _TWO_FOUR.sub("M:C|", text, count=1), count=1)
+
+
 def copy_abc(name: str, out: str | Path, midi: bool = False, workers: int | None = None) -> BuildReport:
-    """Copy the ABC files of collection `name` into `out`; with `midi`, also write each tune to `<out>-midi/`."""
+    """Copy the ABC files of collection `name` into `out`; with `midi`, also write each tune to `<out>-midi/`.
+
+    Ryan's reels and hornpipes in 2/4 are written in cut time (`in_cut_time`), as O'Neill's are."""
     out = Path(out)
     sources = abc_paths(ABC_FOLDERS[name])
     if not sources:
@@ -59,10 +75,13 @@ def copy_abc(name: str, out: str | Path, midi: bool = False, workers: int | None
     written = skipped = 0
     for src in sources:
         dest = out / src.name
-        if dest.exists() and dest.read_bytes() == src.read_bytes():
+        text = src.read_bytes()
+        if name == "ryans":
+            text = in_cut_time(text.decode("latin-1")).encode("latin-1")
+        if dest.exists() and dest.read_bytes() == text:
             skipped += 1
             continue
-        atomic_write_bytes(dest, src.read_bytes())
+        atomic_write_bytes(dest, text)
         written += 1
     report = BuildReport(str(out), written, skipped)
     if not midi:

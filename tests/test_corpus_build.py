@@ -96,3 +96,25 @@ def test_ryans_copies_every_typed_tune_and_resumes(tmp_path):
     assert build("ryans", tmp_path / "ryans").skipped_existing == 1059
     tune = load(tmp_path / "ryans" / "42dHighlandRegimentStrathspey.abc")[0]
     assert tune.tune_type == "strathspey" and len(tune.notes) > 50
+
+
+def test_reels_in_two_four_are_written_in_cut_time_with_the_same_notes():
+    from composer.corpus_build import in_cut_time
+
+    ryans = "X:1\nT:A Reel\nR:reel\nM:2/4\nL:1/16\nK:D\nABcd efge|dcBA F2D2|\n"
+    cut = in_cut_time(ryans)
+    assert "M:C|" in cut and "L:1/8" in cut and cut.count("M:") == 1
+    a, b = load_text(ryans), load_text(cut)
+    assert [n.pitch for n in a.notes] == [n.pitch for n in b.notes]
+    assert [2 * n.duration for n in a.notes] == [n.duration for n in b.notes]
+    jig = "X:1\nT:A Jig\nR:jig\nM:2/4\nL:1/16\nK:D\nABcd efge|\n"
+    assert in_cut_time(jig) == jig  # only reels and hornpipes are moved
+
+
+def load_text(text: str):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.abc"
+        path.write_text(text)
+        return load(path)[0]
