@@ -96,7 +96,12 @@ class TokenCorpus:
 
 def open_extra_corpora(main: TokenCorpus, config: DataConfig) -> list[TokenCorpus]:
     """The config's `also_train` corpora, each checked to use the main corpus's tokenizer."""
-    extra = [open_corpus(p) for p in config.also_train]
+    extra = []
+    for path in config.also_train:
+        if not Path(path).is_dir():
+            raise InputError("no such corpus folder: the run also trained on it (DataConfig.also_train, paths "
+                             "relative to where it ran); make it with `composer tokenize`, or run from there", path)
+        extra.append(open_corpus(path))
     for c in extra:
         if c.tokenizer != main.tokenizer:
             raise InputError(f"tokenized differently from {main.root} ({c.tokenizer.name}, {c.tokenizer.vocab_size} "
