@@ -1,11 +1,11 @@
 """Build training and test corpora from music21's shipped corpus, and the bundled seeds' MIDI files.
 
 `build_oneills` copies O'Neill's Music of Ireland (1850 tunes, 39 ABC files) into a folder, and with
-`midi=True` also writes every tune as MIDI into `<out>-midi/`; `build_ryans` copies Ryan's Mammoth
+`midi=True` also writes every tune as MIDI into `<out>-midi/`; `copy_abc("ryans", …)` copies Ryan's Mammoth
 Collection (1,059 fiddle tunes, one ABC file each, every one typed reel/jig/hornpipe/…); `build_bach` writes the 371 Bach
 chorales as multi-voice MIDI; `build_seeds` regenerates midi_corpus/seeds/*.mid from the .abc.
 Every builder skips outputs that already exist, so an interrupted build resumes where it stopped.
-Run as `python -m composer.corpus_build {oneills,bach,seeds} [OUT]` or `composer corpus build`.
+Run as `python -m composer.corpus_build {oneills,ryans,bach,seeds} [OUT]` or `composer corpus build`.
 """
 
 from __future__ import annotations
@@ -94,11 +94,6 @@ def copy_abc(name: str, out: str | Path, midi: bool = False, workers: int | None
 def build_oneills(out: str | Path, midi: bool = False, workers: int | None = None) -> BuildReport:
     """Copy O'Neill's 39 ABC files into `out`; with `midi`, also write each tune to `<out>-midi/`."""
     return copy_abc("oneills", out, midi, workers)
-
-
-def build_ryans(out: str | Path, midi: bool = False, workers: int | None = None) -> BuildReport:
-    """Copy Ryan's Mammoth Collection (1,059 ABC files, one tune each) into `out`; `midi` as for O'Neill's."""
-    return copy_abc("ryans", out, midi, workers)
 
 
 def tunes_to_midi(paths: list[Path], out: Path, workers: int | None = None) -> BuildReport:

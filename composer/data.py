@@ -85,13 +85,26 @@ class TokenCorpus:
         return [self.piece(int(i)) for i in which]
 
     def piece_hashes(self) -> list[bytes]:
-        """SHA-1 of every piece's token ids: equal pieces, equal hashes."""
-        return [hashlib.sha1(self.piece(i).tobytes()).digest() for i in range(len(self))]
+        """`piece_hash` of every piece."""
+        return [piece_hash(self.piece(i)) for i in range(len(self))]
 
     def split(self, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
         """(train, val) piece numbers for a config's split; identical pieces stay together when it asks."""
         keys = self.piece_hashes() if config.duplicates_together else None
         return split_pieces(len(self), config.val_fraction, config.split_seed, keys)
+
+
+def piece_hash(ids: np.ndarray) -> bytes:
+    """SHA-1 of a piece's token ids (int64): equal pieces, equal hashes."""
+    return hashlib.sha1(ids.tobytes()).digest()
+
+
+def require_same_tokenizer(corpus: TokenCorpus, reference: TokenCorpus) -> None:
+    """InputError naming `corpus` unless it was tokenized exactly like `reference`."""
+    a, b = corpus.tokenizer, reference.tokenizer
+    if a != b:
+        raise InputError(f"tokenized differently from {reference.root} ({a.name}, {a.vocab_size} ids vs {b.name}, "
+                         f"{b.vocab_size}); re-tokenize it alike", corpus.root)
 
 
 def open_extra_corpora(main: TokenCorpus, config: DataConfig) -> list[TokenCorpus]:
@@ -102,16 +115,8 @@ def open_extra_corpora(main: TokenCorpus, config: DataConfig) -> list[TokenCorpu
             raise InputError("no such corpus folder: the run also trained on it (DataConfig.also_train, paths "
                              "relative to where it ran); make it with `composer tokenize`, or run from there", path)
         extra.append(open_corpus(path))
-    for c in extra:
-        if c.tokenizer != main.tokenizer:
-            raise InputError(f"tokenized differently from {main.root} ({c.tokenizer.name}, {c.tokenizer.vocab_size} "
-                             f"ids vs {main.tokenizer.name}, {main.tokenizer.vocab_size}); re-tokenize it alike", c.root)
+        require_same_tokenizer(extra[-1], main)
     return extra
-
-
-def pieces_not_in(corpus: TokenCorpus, held_out: set[bytes]) -> np.ndarray:
-    """Piece numbers of `corpus` whose tokens are not those of a held-out piece (by hash)."""
-    return np.array([i for i, h in enumerate(corpus.piece_hashes()) if h not in held_out], dtype=np.int64)
 
 
 def split_corpora(corpus: TokenCorpus, config: DataConfig, extra: Sequence[TokenCorpus] = ()
@@ -119,8 +124,18 @@ def split_corpora(corpus: TokenCorpus, config: DataConfig, extra: Sequence[Token
     """(train, val) pieces of `corpus` under `config`, and the pieces of each `extra` corpus that join training:
     all of them but any identical to a held-out piece."""
     train, val = corpus.split(config)
-    held_out = {hashlib.sha1(p.tobytes()).digest() for p in corpus.pieces(val)}
-    return train, val, [(c, pieces_not_in(c, held_out)) for c in extra]
+    if not extra:
+        return train, val, []
+    held_out = {piece_hash(p) for p in corpus.pieces(val)}
+    kept = [(c, np.array([i for i, h in enumerate(c.piece_hashes()) if h not in held_out], dtype=np.int64))
+            for c in extra]
+    return train, val, kept
+
+
+def training_pieces(corpus: TokenCorpus, train: np.ndarray,
+                    extra: Sequence[tuple[TokenCorpus, np.ndarray]]) -> list[np.ndarray]:
+    """Token ids of the training side: `corpus`'s `train` pieces, then the kept pieces of each extra corpus."""
+    return corpus.pieces(train) + [p for c, ids in extra for p in c.pieces(ids)]
 
 
 def open_corpus(root: str | Path) -> TokenCorpus:
@@ -358,8 +373,7 @@ class TrainData:
 
     def split_sequences(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(train, val) pieces as id arrays — the same split the trainer uses (extra corpora included), for baselines."""
-        train = self.corpus.pieces(self.train_pieces) + [p for c, ids in self.extra for p in c.pieces(ids)]
-        return train, self.corpus.pieces(self.val_pieces)
+        return training_pieces(self.corpus, self.train_pieces, self.extra), self.corpus.pieces(self.val_pieces)
 
 
 def load_data(root: str | Path, config: DataConfig = DataConfig(), augment: bool = True) -> TrainData:

@@ -150,10 +150,10 @@ class Composer:
             asked = self.tokenizer.header_ids(meter=meter, key=key, tune_type=tune_type)
             drawn = Counter(tuple(h) for h in self._infer_headers(asked, n, generator))  # each row its own header
             groups = [(_with_header(prefix, list(h)), list(h), k) for h, k in drawn.items()]
+        config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p)
         rows: list[list[int]] = []
         for start, forced, k in groups:
-            rows += self._sample_rows(start, forced, k, bars, max_tokens, seconds,
-                                      SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p), generator)
+            rows += self._sample_rows(start, forced, k, bars, max_tokens, seconds, config, generator)
         return rows
 
     def _sample_rows(self, prefix: list[int], forced: list[int | None] | None, n: int, bars: int | None,

@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from composer.checkpoint import Checkpoint, restore_rng, save_checkpoint
+from composer.checkpoint import Checkpoint, build_model, check_tokenizer, load_checkpoint, restore_rng, save_checkpoint
 from composer.data import TrainData
 from composer.files import atomic_write_bytes, atomic_write_text, remove_stale_temps
 from composer.train_log import ProgressBar, loss_curve_png, read_metrics
@@ -392,7 +392,8 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
     extra: dict[str, Any] = {"data_dir": str(Path(data_dir).resolve())}
     torch.manual_seed(config.seed)
     if init is not None:
-        model, extra["init_from"] = _warm_start(init, data, model_overrides or {}), _provenance(init)
+        start = load_checkpoint(init)
+        model, extra["init_from"] = _warm_start(start, data, model_overrides or {}), _provenance(start)
     else:
         try:
             model = Model(ModelConfig(vocab_size=data.vocab_size, **(model_overrides or {})))
@@ -403,29 +404,24 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
     return trainer.fit()
 
 
-def _warm_start(init: str | Path, data: TrainData, overrides: dict[str, Any]) -> torch.nn.Module:
-    """The network of checkpoint `init` with its weights, for data tokenized the same way; only dropout may change."""
+def _warm_start(ckpt: Checkpoint, data: TrainData, overrides: dict[str, Any]) -> torch.nn.Module:
+    """The checkpoint's network with its weights, for data tokenized the same way; only dropout may change."""
     import dataclasses
 
-    from composer.checkpoint import build_model, check_tokenizer, load_checkpoint
     from composer.errors import InputError
 
-    ckpt = load_checkpoint(init)
     check_tokenizer(ckpt, data.tokenizer, data.corpus.root)
     fixed = sorted(set(overrides) - {"dropout"})
     if fixed:
-        raise InputError(f"--init keeps the network of {init}; drop {', '.join('--' + k for k in fixed)}")
+        raise InputError(f"--init keeps the network of {ckpt.path}; drop {', '.join('--' + k for k in fixed)}")
     if "dropout" in overrides:
         ckpt = dataclasses.replace(ckpt, model_config=dataclasses.replace(ckpt.model_config, dropout=overrides["dropout"]))
     return build_model(ckpt).train()
 
 
-def _provenance(init: str | Path) -> dict[str, Any]:
+def _provenance(ckpt: Checkpoint) -> dict[str, Any]:
     """Where a warm start came from: the checkpoint, its data and its step, kept in the new run's checkpoints."""
-    from composer.checkpoint import load_checkpoint
-
-    ckpt = load_checkpoint(init)
-    return {"checkpoint": str(init), "step": ckpt.step, "epoch": ckpt.epoch, "data_dir": ckpt.extra.get("data_dir"),
+    return {"checkpoint": str(ckpt.path), "step": ckpt.step, "epoch": ckpt.epoch, "data_dir": ckpt.extra.get("data_dir"),
             "also_train": list(ckpt.data_config.also_train), "init_from": ckpt.extra.get("init_from")}
 
 
@@ -435,7 +431,6 @@ def resume(run_dir: str | Path, data_dir: str | Path | None = None, overrides: d
     only the TrainConfig fields in RESUMABLE (e.g. more epochs, a new time limit)."""
     import dataclasses
 
-    from composer.checkpoint import check_tokenizer, load_checkpoint
     from composer.data import load_data
     from composer.errors import CheckpointError, InputError
     from composer.model import Model

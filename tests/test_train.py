@@ -326,7 +326,7 @@ def test_init_fine_tunes_from_a_checkpoints_weights_and_records_where_they_came_
     base = train(corpus, tmp_path / "base", MODEL, DATA, TrainConfig(**FAST), progress=False, callbacks=[])
     start = Path(base.run_dir) / "best.pt"
     was = load_checkpoint(start)
-    warm = _warm_start(start, load_data(corpus, DATA), {"dropout": 0.0})
+    warm = _warm_start(was, load_data(corpus, DATA), {"dropout": 0.0})
     assert warm.training and warm.config.dropout == 0.0 and warm.config.hidden == 24
     assert all(torch.equal(v, was.model_state[k]) for k, v in warm.state_dict().items())
     fine = train(corpus, tmp_path / "fine", None, DATA, TrainConfig(**{**FAST, "epochs": 1, "lr": 1e-3}),

@@ -187,15 +187,14 @@ def piece_key(entry: dict[str, Any]) -> str:
 def _labelled(data_dirs: Sequence[str | Path],
               config: ClassifierConfig) -> tuple[Tokenizer, list[np.ndarray], list[dict[str, Any]], list[str]]:
     """The tokenizer, the pieces with a common type and their index entries (over every corpus), the types."""
-    from composer.data import open_corpus
+    from composer.data import open_corpus, require_same_tokenizer
 
     corpora = [open_corpus(d) for d in data_dirs]
     for corpus in corpora:
         if corpus.tokenizer.name != "metric":
             raise InputError(f"the classifier reads metric tokens; this corpus holds {corpus.tokenizer.name}",
                              corpus.root)
-        if corpus.tokenizer != corpora[0].tokenizer:
-            raise InputError(f"tokenized differently from {corpora[0].root}; re-tokenize it alike", corpus.root)
+        require_same_tokenizer(corpus, corpora[0])
     entries = [(c, i, e) for c in corpora for i, e in enumerate(c.index) if e.get("tune_type")]
     counts = Counter(e["tune_type"] for _, _, e in entries)
     classes = sorted(t for t, c in counts.items() if c >= config.min_pieces)
@@ -233,9 +232,7 @@ def _moved(bodies: Sequence[np.ndarray], tables: np.ndarray, rng: np.random.Gene
 def train_classifier(data_dir: str | Path | Sequence[str | Path], out_path: str | Path,
                      config: ClassifierConfig = ClassifierConfig(), force: bool = False) -> ClassifierReport:
     """Train the tune-type classifier on one or more metric corpora, save it to `out_path`, report held-out accuracy."""
-    import hashlib
-
-    from composer.data import split_pieces
+    from composer.data import piece_hash, split_pieces
     from composer.errors import OutputError
 
     if Path(out_path).exists() and not force:
@@ -244,7 +241,7 @@ def train_classifier(data_dir: str | Path | Sequence[str | Path], out_path: str 
     tokenizer, pieces, entries, classes = _labelled(dirs, config)
     labels = np.array([classes.index(e["tune_type"]) for e in entries])
     train_at, val_at = split_pieces(len(pieces), config.val_fraction, config.split_seed,
-                                    [hashlib.sha1(p.tobytes()).digest() for p in pieces])
+                                    [piece_hash(p) for p in pieces])
     bodies = [body(p, config.max_len) for p in pieces]
     tables = _transposer(tokenizer, config)
     torch.manual_seed(config.seed)

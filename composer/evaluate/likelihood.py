@@ -148,7 +148,7 @@ def likelihood_table(checkpoint_path: str | Path, data_dir: str | Path, orders: 
     """Validation NLL of a checkpoint and of KN n-grams (fit once at the top order on the train split)."""
     from composer.baseline import NGramModel
     from composer.checkpoint import build_model, check_tokenizer, load_checkpoint
-    from composer.data import open_corpus, open_extra_corpora, split_corpora
+    from composer.data import open_corpus, open_extra_corpora, split_corpora, training_pieces
 
     ckpt = load_checkpoint(checkpoint_path)
     corpus = open_corpus(data_dir)
@@ -158,7 +158,7 @@ def likelihood_table(checkpoint_path: str | Path, data_dir: str | Path, orders: 
     if len(val_ids) == 0:
         raise InputError("no validation pieces: the corpus needs two or more pieces and val_fraction > 0", data_dir)
     val = corpus.pieces(val_ids)
-    train = corpus.pieces(train_ids) + [p for c, ids in extra for p in c.pieces(ids)]  # what the model learnt from
+    train = training_pieces(corpus, train_ids, extra)  # what the model learnt from
     groups = token_groups(corpus.tokenizer)
     model = build_model(ckpt, config.device)
     nll, tokens = group_means(token_nll(model, val, config.batch_size, config.device), val, groups)
