@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 import composer
+from composer.cache import CacheConfig
 from composer.data import DataConfig
 from composer.errors import CheckpointError, ComposerError, OutputError
 from composer.files import atomic_write_bytes
@@ -51,6 +52,7 @@ class Checkpoint:
     best_val_loss: float | None = None
     composer_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    cache_config: CacheConfig = CacheConfig()  # off unless fit (`composer fit-cache`, or at the end of training)
 
 
 def capture_rng() -> dict[str, Any]:
@@ -80,7 +82,8 @@ def restore_rng(state: dict[str, Any]) -> None:
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_config: ModelConfig, train_config: Any,
                     data_config: DataConfig, tokenizer: Tokenizer, optimizer: torch.optim.Optimizer | None = None,
                     scheduler: Any = None, step: int = 0, epoch: int = 0, step_in_epoch: int = 0,
-                    best_val_loss: float | None = None, extra: dict[str, Any] | None = None) -> Path:
+                    best_val_loss: float | None = None, extra: dict[str, Any] | None = None,
+                    cache_config: CacheConfig = CacheConfig()) -> Path:
     """Write everything needed to resume training or to sample, atomically, to `path`."""
     model = getattr(model, "module", model)  # a DistributedDataParallel wrapper saves its inner model
     payload = {
@@ -96,7 +99,7 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_config: M
         "step_in_epoch": int(step_in_epoch),
         "best_val_loss": None if best_val_loss is None else float(best_val_loss),
         "configs": {"model": _config_dict(model_config), "train": _config_dict(train_config),
-                    "data": _config_dict(data_config)},
+                    "data": _config_dict(data_config), "cache": _config_dict(cache_config)},
         "tokenizer": tokenizer.to_dict(),
         "extra": dict(extra or {}),
     }
@@ -177,6 +180,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Checkpoint:
             best_val_loss=payload.get("best_val_loss"),
             composer_version=str(payload.get("composer_version", "")),
             extra=dict(payload.get("extra") or {}),
+            cache_config=_config_from(CacheConfig, configs.get("cache", {}), path),
         )
     except CheckpointError:
         raise
@@ -219,5 +223,19 @@ def export_checkpoint(src: str | Path, dst: str | Path, *, extra: dict[str, Any]
         raise OutputError("already exists; pass --force to replace it", dst)
     return save_checkpoint(dst, model=model, model_config=ckpt.model_config, train_config=ckpt.train_config,
                            data_config=ckpt.data_config, tokenizer=ckpt.tokenizer, step=ckpt.step,
-                           epoch=ckpt.epoch, best_val_loss=ckpt.best_val_loss,
+                           epoch=ckpt.epoch, best_val_loss=ckpt.best_val_loss, cache_config=ckpt.cache_config,
                            extra={**ckpt.extra, **(extra or {}), "exported_from": str(src)})
+
+
+def save_with_cache(src: str | Path, dst: str | Path, cache: CacheConfig, *, extra: dict[str, Any] | None = None,
+                    force: bool = False) -> Path:
+    """`src` written to `dst` with its cache set to `cache`, everything else (optimizer, RNG…) kept as it was."""
+    src, dst = Path(src), Path(dst)
+    if not force and dst.exists():
+        raise OutputError("already exists; pass --force to replace it", dst)
+    payload = _read(src, "cpu")
+    payload["configs"] = {**payload["configs"], "cache": _config_dict(cache)}
+    payload["extra"] = {**(payload.get("extra") or {}), **(extra or {})}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return atomic_write_bytes(dst, buffer.getvalue())

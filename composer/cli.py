@@ -262,6 +262,8 @@ def train_command(
             f"; best val loss {result.best_val_loss:.4f} (perplexity {math.exp(result.best_val_loss):.2f})")
         typer.echo(f"{result.stopped}: step {result.step}, epoch {result.epoch}, "
                    f"{result.tokens_per_second:,.0f} tokens/s{best}; run in {result.run_dir}")
+        if "cache" in result.extra:
+            typer.echo(_cache_line(result.extra["cache"]))
     if result.stopped == "interrupted":
         if int(os.environ.get("RANK", "0")) == 0:
             import shlex
@@ -269,6 +271,29 @@ def train_command(
             typer.echo(f"interrupted at step {result.step}: continue with composer train --resume "
                        f"{shlex.quote(result.run_dir)}", err=True)
         sys.exit(130)
+
+
+@app.command("fit-cache")
+def fit_cache_command(
+    checkpoint: Annotated[Path, typer.Argument(help="A .pt checkpoint.")],
+    data: Annotated[Path, typer.Argument(help="The corpus folder it was trained on; its training pieces fit the cache.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the checkpoint with its cache.")],
+    pieces: Annotated[int, typer.Option(help="Training pieces to fit on.")] = 200,
+    window: Annotated[int, typer.Option(help="Past steps the cache keeps.")] = 512,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Fit a checkpoint's neural cache (copying from earlier in the piece) — `composer train` does this for best.pt."""
+    from composer.cache import fit_checkpoint_cache
+
+    path, fit = fit_checkpoint_cache(checkpoint, data, out, n_pieces=pieces, window=window, force=force)
+    typer.echo(_cache_line(fit))
+    typer.echo(f"wrote {path}")
+
+
+def _cache_line(fit) -> str:
+    c = fit.config
+    return (f"cache fit on {fit.n_pieces} training pieces: weight {c.weight}, sharpness {c.sharpness}, window "
+            f"{c.window}; their NLL {fit.nll_without:.4f} → {fit.nll_with:.4f} nats/token")
 
 
 @app.command()
@@ -300,7 +325,8 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="A .pt file written by 
     if ck.best_val_loss is not None:
         typer.echo(f"best val    loss {ck.best_val_loss:.4f} nats/token, perplexity {math.exp(ck.best_val_loss):.3f}, "
                    f"{ck.best_val_loss / math.log(2):.3f} bits/token")
-    for label, config in (("model", ck.model_config), ("data", ck.data_config), ("train", ck.train_config)):
+    for label, config in (("model", ck.model_config), ("data", ck.data_config), ("train", ck.train_config),
+                          ("cache", ck.cache_config)):
         typer.echo(f"{label:<11} " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     if ck.extra.get("data_dir"):
         typer.echo(f"trained on  {ck.extra['data_dir']}")

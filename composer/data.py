@@ -42,10 +42,12 @@ class DataConfig:
     transpose: tuple[int, int] = (-5, 6)
     stretch: float = 0.0
     duplicates_together: bool = True  # identical pieces (O'Neill prints 53 twice) share a side of the split
-    header_prefix: bool = True  # a window from mid-piece opens with its piece's header (targets masked)
+    header_prefix: bool = True  # a window from mid-piece opens with its piece's header
+    header_targets: bool = True  # …and learns to predict that header (only the jump out of it is masked)
     also_train: tuple[str, ...] = ()  # more corpus folders, every piece on the training side (none held out)
 
-    LEGACY: ClassVar[dict[str, Any]] = {"duplicates_together": False, "header_prefix": False}  # checkpoints
+    LEGACY: ClassVar[dict[str, Any]] = {"duplicates_together": False, "header_prefix": False,  # checkpoints
+                                        "header_targets": False}
     # older than a field were made without it
 
     def __post_init__(self) -> None:
@@ -331,7 +333,10 @@ class TrainData:
         if self.augment is not None:
             windows = self.augment(windows, rng)
         x, y = windows[:, :-1], windows[:, 1:].copy()
-        y[prefixed, : self.tokenizer.header_length] = IGNORE  # the header, and the jump from it into the window
+        h = self.tokenizer.header_length
+        # The jump from the header into mid-piece is no real transition; the header itself is (the meter
+        # given a reel, …), and with few windows opening a tune it is seldom a target otherwise.
+        y[prefixed, h - 1 if self.config.header_targets else 0 : h] = IGNORE
         return torch.from_numpy(np.ascontiguousarray(x[rows])), torch.from_numpy(np.ascontiguousarray(y[rows]))
 
     def _with_headers(self, windows: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -147,11 +147,14 @@ class Model(nn.Module):
 
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """ids (B, T) → logits (B, T, V) and the state after the last step."""
+        y, state = self.hidden_states(ids, state)
+        return self.head(self.drop(y)), state  # (B, T, V)
+
+    def hidden_states(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """ids (B, T) → the top layer's outputs h_t (B, T, hidden), before the head; what the cache keys on."""
         if state is None:
             state = self.init_state(ids.size(0), ids.device)
-        x = self.embed(ids)  # (B, T, emb)
-        y, state = self.rnn(x, state)  # (B, T, hidden)
-        return self.head(self.drop(y)), state  # (B, T, V)
+        return self.rnn(self.embed(ids), state)
 
     def num_parameters(self) -> int:
         """Trainable weights, a tied matrix counted once."""

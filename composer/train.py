@@ -30,7 +30,15 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from composer.checkpoint import Checkpoint, build_model, check_tokenizer, load_checkpoint, restore_rng, save_checkpoint
+from composer.checkpoint import (
+    Checkpoint,
+    build_model,
+    check_tokenizer,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+    save_with_cache,
+)
 from composer.data import TrainData
 from composer.files import atomic_write_bytes, atomic_write_text, remove_stale_temps
 from composer.train_log import ProgressBar, loss_curve_png, read_metrics
@@ -61,6 +69,7 @@ class TrainConfig:
     max_minutes: float | None = None
     max_steps: int | None = None
     log_every: int = 50
+    fit_cache: bool = True  # at the end, fit best.pt's neural cache on training pieces (composer.cache)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.lr <= 0 or self.log_every < 1 or self.checkpoint_every_steps < 1:
@@ -401,7 +410,7 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
             raise InputError(f"bad model option: {e}") from None
     trainer = Trainer(model, data, config, run_dir, progress=progress,
                       callbacks=_default_callbacks(data, config) if callbacks is None else callbacks, extra=extra)
-    return trainer.fit()
+    return _with_cache(trainer.fit(), trainer)
 
 
 def _warm_start(ckpt: Checkpoint, data: TrainData, overrides: dict[str, Any]) -> torch.nn.Module:
@@ -452,7 +461,25 @@ def resume(run_dir: str | Path, data_dir: str | Path | None = None, overrides: d
                       callbacks=_default_callbacks(data, config) if callbacks is None else callbacks,
                       extra={**checkpoint.extra, "data_dir": str(data_dir.resolve())})
     trainer.load_state(checkpoint)
-    return trainer.fit()
+    return _with_cache(trainer.fit(), trainer)
+
+
+def _with_cache(result: FitResult, trainer: Trainer) -> FitResult:
+    """Fit best.pt's cache on training pieces once the run stops (not on Ctrl-C); the fit goes in result.extra."""
+    import dataclasses
+
+    from composer.cache import CacheConfig, fit_on_corpus, fit_record
+
+    best = trainer.run_dir / "best.pt"
+    if not trainer.config.fit_cache or trainer.rank != 0 or result.stopped == "interrupted" or not best.exists():
+        return result
+    ckpt = load_checkpoint(best, map_location=trainer.device)
+    data = trainer.data
+    fit = fit_on_corpus(build_model(ckpt, trainer.device), data.corpus, data.train_pieces, CacheConfig().window,
+                        seed=trainer.config.seed, device=trainer.device)
+    save_with_cache(best, best, fit.config, extra={"cache_fit": fit_record(fit)}, force=True)
+    trainer.log({"event": "cache", **dataclasses.asdict(fit.config), **fit_record(fit)})
+    return dataclasses.replace(result, extra={**result.extra, "cache": fit})
 
 
 def _default_callbacks(data: TrainData, config: TrainConfig) -> list[Callback]:

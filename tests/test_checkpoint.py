@@ -143,3 +143,14 @@ def test_weights_that_do_not_fit_the_config(tmp_path):
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match="weights do not fit"):
         build_model(load_checkpoint(path))
+
+
+def test_a_checkpoint_from_before_the_cache_loads_with_the_cache_off(tmp_path):
+    from composer.cache import CacheConfig
+
+    _, path = _save(tmp_path / "new.pt", cache_config=CacheConfig(0.2, 1.0, 64))
+    assert load_checkpoint(path).cache_config == CacheConfig(0.2, 1.0, 64)
+    payload = torch.load(path, weights_only=True)
+    del payload["configs"]["cache"]
+    torch.save(payload, tmp_path / "old.pt")
+    assert not load_checkpoint(tmp_path / "old.pt").cache_config.enabled

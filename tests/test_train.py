@@ -74,6 +74,9 @@ def test_fit_learns_and_writes_its_records(corpus, tmp_path):
     assert (last.step, last.epoch, last.step_in_epoch) == (result.step, 2, 0)
     assert best.best_val_loss == result.best_val_loss and last.extra["data_dir"] == str(corpus.resolve())
     assert last.data_config == DATA and last.model_config.hidden == 24
+    [cache] = _events(run, "cache")  # best.pt's neural cache, fit on training pieces once the run is done
+    assert best.cache_config.weight == cache["weight"] and best.extra["cache_fit"]["pieces"] == cache["pieces"] > 0
+    assert cache["nll_with"] <= cache["nll_without"] and not last.cache_config.enabled
     with pytest.raises(OutputError, match="--resume"):
         train(corpus, run, MODEL, DATA, TrainConfig(**FAST), progress=False, callbacks=[])
 

@@ -5,10 +5,13 @@ split the checkpoint was trained with (its DataConfig val_fraction and split_see
 what the model was trained on (the train split plus any `also_train` corpora). A token's type is
 the kind of the TARGET token, so "pitch" asks how well each model guesses the next note's pitch.
 Per-type NLLs are means over that type's tokens; weighted by token counts they add up to the overall NLL.
+A checkpoint with a fitted cache (`composer.cache`) is scored with it, as it composes, and without it
+(column "no-cache"), so what the cache adds is on the page.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from composer.cache import CacheConfig, mix_sequence
 from composer.errors import InputError
 from composer.tokenize.base import PAD, Tokenizer
 
@@ -26,6 +30,7 @@ GROUP_OF_KIND = {"PITCH": "pitch", "DURATION": "duration", "POSITION": "position
                  "METER": "header", "KEY": "header", "TYPE": "header", "TEMPO": "header", "EOS": "eos"}
 GROUP_ORDER = ("overall", "pitch", "duration", "position", "bar", "header", "eos")
 LSTM = "lstm"
+NO_CACHE = "lstm-nocache"
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,11 @@ class LikelihoodReport:
 
     @property
     def ngram_models(self) -> list[str]:
-        return [m for m in self.nll if m != LSTM]
+        return [m for m in self.nll if m.isdigit()]
+
+    @property
+    def lstm_models(self) -> list[str]:
+        return [m for m in (LSTM, NO_CACHE) if m in self.nll]
 
     def perplexity(self, model: str, group: str = "overall") -> float:
         """exp(mean NLL) of `model` on the tokens of `group`."""
@@ -77,8 +86,9 @@ class LikelihoodReport:
 
     def to_table(self) -> str:
         """Perplexity per group (rows) for the LSTM and each n-gram order (columns); * marks each row's best n-gram."""
-        models = [LSTM, *self.ngram_models]
-        head = f"{'group':<10}{'tokens':>9}" + "".join(f"{('n=' + m) if m != LSTM else m:>9}" for m in models)
+        models = [*self.lstm_models, *self.ngram_models]
+        label = {LSTM: LSTM, NO_CACHE: "no-cache"}
+        head = f"{'group':<10}{'tokens':>9}" + "".join(f"{label.get(m, 'n=' + m):>9}" for m in models)
         lines = [f"validation perplexity per token ({self.tokenizer} tokens; {self.n_val_pieces} val pieces, "
                  f"n-grams fit on {self.n_train_pieces} train pieces)", head, "-" * len(head)]
         for g in (g for g in self.tokens if self.tokens[g] > 0):
@@ -88,6 +98,11 @@ class LikelihoodReport:
         lines.append("-" * len(head))
         o = self.nll[LSTM]["overall"]
         lines.append(f"LSTM: NLL {o:.4f} nats/token, perplexity {math.exp(o):.3f}, {o / math.log(2):.3f} bits/token")
+        if NO_CACHE in self.nll:
+            c = self.extra.get("cache", {})
+            lines.append(f"  with its cache (weight {c.get('weight')}, sharpness {c.get('sharpness')}, window "
+                         f"{c.get('window')}); without it {self.nll[NO_CACHE]['overall']:.4f} nats/token, "
+                         f"perplexity {self.perplexity(NO_CACHE):.3f}")
         if self.ngram_models:
             for g in ("overall", "pitch"):
                 if self.tokens.get(g):
@@ -97,10 +112,10 @@ class LikelihoodReport:
 
 @torch.no_grad()
 def token_nll(model: torch.nn.Module, sequences: Sequence[np.ndarray], batch_size: int = 16,
-              device: str | torch.device = "cpu") -> list[np.ndarray]:
+              device: str | torch.device = "cpu", cache: CacheConfig = CacheConfig()) -> list[np.ndarray]:
     """Per-token natural-log loss of every token after the first of each sequence, each piece in one pass.
 
-    Pieces are sorted by length and padded at the end (a causal model never sees the padding)."""
+    Pieces are sorted by length and padded at the end (a causal model and its cache never see the padding)."""
     model.eval()
     out: list[np.ndarray] = [np.zeros(0)] * len(sequences)
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
@@ -113,8 +128,9 @@ def token_nll(model: torch.nn.Module, sequences: Sequence[np.ndarray], batch_siz
         for row, i in enumerate(chunk):
             ids[row, : len(sequences[i])] = torch.as_tensor(np.asarray(sequences[i], dtype=np.int64))
         ids = ids.to(device)
-        logits, _ = model(ids[:, :-1])  # (B, T-1, V)
-        loss = F.cross_entropy(logits.transpose(1, 2).float(), ids[:, 1:], reduction="none")  # (B, T-1)
+        hidden, _ = model.hidden_states(ids[:, :-1])  # (B, T-1, H)
+        log_probs = mix_sequence(F.log_softmax(model.head(hidden).float(), dim=-1), hidden, ids[:, 1:], cache)
+        loss = -log_probs.gather(2, ids[:, 1:, None])[..., 0]  # (B, T-1)
         loss = loss.double().cpu().numpy()
         for row, i in enumerate(chunk):
             out[i] = loss[row, : len(sequences[i]) - 1]
@@ -161,8 +177,11 @@ def likelihood_table(checkpoint_path: str | Path, data_dir: str | Path, orders: 
     train = training_pieces(corpus, train_ids, extra)  # what the model learnt from
     groups = token_groups(corpus.tokenizer)
     model = build_model(ckpt, config.device)
-    nll, tokens = group_means(token_nll(model, val, config.batch_size, config.device), val, groups)
+    cache = ckpt.cache_config
+    nll, tokens = group_means(token_nll(model, val, config.batch_size, config.device, cache), val, groups)
     table = {LSTM: nll}
+    if cache.enabled:
+        table[NO_CACHE] = group_means(token_nll(model, val, config.batch_size, config.device), val, groups)[0]
     orders = sorted(set(orders))
     if orders:
         ngram = NGramModel.fit(train, max(orders), corpus.tokenizer.vocab_size)
@@ -173,4 +192,5 @@ def likelihood_table(checkpoint_path: str | Path, data_dir: str | Path, orders: 
                             extra={"checkpoint": str(checkpoint_path), "data": str(data_dir),
                                    "val_fraction": dc.val_fraction, "split_seed": dc.split_seed,
                                    "also_train": list(dc.also_train),
+                                   "cache": dataclasses.asdict(cache),
                                    "checkpoint_best_val_loss": ckpt.best_val_loss})

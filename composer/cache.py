@@ -1,0 +1,181 @@
+"""The neural cache (Grave, Joulin & Usunier 2017): the model also copies from earlier in the same piece.
+
+Folk tunes repeat: the second A part is the first one again. An LSTM forgets the exact notes of
+eight bars ago, but its hidden state on reaching the repeat looks like its state the first time.
+So every step keeps (h_i, x_{i+1}) — the top layer's output and the token that followed it — and
+the next-token distribution becomes
+
+    p_cache(v | h_t) = Σ_{i<t, x_{i+1}=v} softmax_i(θ · h_t·h_i)       over the last `window` steps
+    p(v)             = (1 − λ) · p_model(v | h_t) + λ · p_cache(v | h_t)
+
+θ (sharpness) and λ (weight) are two numbers fit on training pieces after training; nothing is
+learnt. Per step it costs O(window · hidden), constant in the piece's length.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from composer.errors import InputError
+
+SHARPNESS_GRID = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
+WEIGHT_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """λ = `weight` (0: no cache), θ = `sharpness`, and how many past steps are kept."""
+
+    weight: float = 0.0
+    sharpness: float = 0.5
+    window: int = 512
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight < 1.0:
+            raise InputError(f"cache weight must be in [0, 1), not {self.weight}")
+        if self.sharpness < 0 or self.window < 1:
+            raise InputError(f"cache sharpness must be ≥ 0 and window ≥ 1, not {self.sharpness}, {self.window}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.weight > 0.0
+
+
+def cache_weights(hidden: Tensor, sharpness: float, window: int) -> Tensor:
+    """(B, T, T) attention of each step t over the steps i < t within `window`; rows with no past are 0."""
+    T = hidden.size(1)
+    scores = sharpness * hidden @ hidden.transpose(1, 2)  # (B, T, T): query t, key i
+    pos = torch.arange(T, device=hidden.device)
+    lag = pos[:, None] - pos[None, :]
+    scores = scores.masked_fill(~((lag >= 1) & (lag <= window)), float("-inf"))
+    return torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)  # row 0: all −inf → 0
+
+
+def mix_sequence(log_probs: Tensor, hidden: Tensor, targets: Tensor, config: CacheConfig) -> Tensor:
+    """(B, T, V) log-probabilities of model and cache mixed, for whole sequences read at once.
+
+    `targets[:, i]` is the token that followed step i; step t sees only targets[:, :t]."""
+    if not config.enabled:
+        return log_probs
+    w = cache_weights(hidden.float(), config.sharpness, config.window)  # (B, T, T)
+    one_hot = F.one_hot(targets.clamp(min=0), log_probs.size(-1)).float()  # (B, T, V)
+    p_cache = w @ one_hot  # (B, T, V)
+    return _mix(log_probs.float(), p_cache, w.sum(-1, keepdim=True) > 0, config.weight)
+
+
+def _mix(log_probs: Tensor, p_cache: Tensor, has_past: Tensor, weight: float) -> Tensor:
+    """log((1 − λ) p_model + λ p_cache), with λ = 0 where the cache is still empty."""
+    lam = weight * has_past.float()
+    return torch.log((1 - lam) * log_probs.exp() + lam * p_cache).clamp(min=-1e4)
+
+
+class CacheMemory:
+    """The cache of a batch being sampled: a ring of the last `window` (h, next token) pairs per row."""
+
+    def __init__(self, config: CacheConfig, batch: int, hidden: int, device: torch.device) -> None:
+        self.config = config
+        size = config.window
+        self.keys = torch.zeros(batch, size, hidden, device=device)
+        self.values = torch.zeros(batch, size, dtype=torch.long, device=device)
+        self.count = 0
+
+    def prime(self, hidden: Tensor, tokens: Tensor) -> None:
+        """Fill from a prefix read in one pass: hidden (T, H) of steps 0…T−1, tokens (T,) that followed each."""
+        for t in range(max(0, len(tokens) - self.config.window), len(tokens)):
+            self.push(hidden[t].expand(self.keys.size(0), -1), tokens[t].expand(self.keys.size(0)))
+
+    def push(self, hidden: Tensor, tokens: Tensor) -> None:
+        """Remember that `tokens` (B,) followed the states `hidden` (B, H)."""
+        slot = self.count % self.config.window
+        self.keys[:, slot] = hidden
+        self.values[:, slot] = tokens
+        self.count += 1
+
+    def mix(self, logits: Tensor, hidden: Tensor) -> Tensor:
+        """(B, V) log-probabilities of the next token: the model's `logits` mixed with the cache's guess."""
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        n = min(self.count, self.config.window)
+        if n == 0 or not self.config.enabled:
+            return log_probs
+        scores = self.config.sharpness * torch.einsum("bh,bwh->bw", hidden.float(), self.keys[:, :n])
+        w = torch.softmax(scores, dim=-1)  # (B, n)
+        p_cache = torch.zeros_like(log_probs).scatter_add_(1, self.values[:, :n], w)
+        return _mix(log_probs, p_cache, torch.ones_like(log_probs[:, :1], dtype=torch.bool), self.config.weight)
+
+
+@dataclass(frozen=True)
+class CacheFit:
+    """The chosen cache and the mean NLL per token of the fitting pieces without and with it."""
+
+    config: CacheConfig
+    nll_without: float
+    nll_with: float
+    n_pieces: int
+
+
+@torch.no_grad()
+def fit_cache(model: torch.nn.Module, pieces: Sequence[np.ndarray], window: int = 512,
+              sharpness_grid: Sequence[float] = SHARPNESS_GRID, weight_grid: Sequence[float] = WEIGHT_GRID,
+              device: str | torch.device = "cpu") -> CacheFit:
+    """Grid-search θ and λ for the lowest NLL on `pieces` (each read whole, from its BOS)."""
+    pieces = [p for p in pieces if len(p) >= 2]
+    if not pieces:
+        raise InputError("fitting the cache needs pieces of two or more tokens")
+    model.eval()
+    p_model, p_cache = [], {s: [] for s in sharpness_grid}  # per piece: P(target) under each part
+    for piece in pieces:
+        ids = torch.as_tensor(np.asarray(piece, dtype=np.int64), device=device)[None]  # (1, T+1)
+        hidden, _ = model.hidden_states(ids[:, :-1])  # (1, T, H)
+        targets = ids[:, 1:]
+        log_probs = torch.log_softmax(model.head(hidden).float(), dim=-1)
+        p_model.append(log_probs.gather(2, targets[..., None])[0, :, 0].exp().double())
+        hit = (targets[0][None, :] == targets[0][:, None]).float()  # (T, T): target i equals target t
+        for s in sharpness_grid:
+            w = cache_weights(hidden.float(), s, window)[0]
+            p_cache[s].append(((w * hit).sum(-1).double(), w.sum(-1) > 0))
+    pm = torch.cat(p_model)
+    n_tokens = pm.numel()
+    best = (float(-pm.log().mean()), CacheConfig(0.0, sharpness_grid[0], window))
+    nll_without = best[0]
+    for s, lam in itertools.product(sharpness_grid, weight_grid):
+        pc = torch.cat([p for p, _ in p_cache[s]])
+        has = torch.cat([h for _, h in p_cache[s]]).double()
+        nll = float(-torch.log((1 - lam * has) * pm + lam * has * pc).sum() / n_tokens)
+        if math.isfinite(nll) and nll < best[0]:
+            best = (nll, CacheConfig(lam, s, window))
+    return CacheFit(best[1], nll_without, best[0], len(pieces))
+
+
+def fit_on_corpus(model: torch.nn.Module, corpus, train_ids: np.ndarray, window: int = 512, n_pieces: int = 200,
+                  seed: int = 0, device: str | torch.device = "cpu") -> CacheFit:
+    """Fit on up to `n_pieces` training pieces drawn at random: never the held-out ones, which stay for evaluation."""
+    pick = np.random.default_rng(seed).choice(train_ids, min(n_pieces, len(train_ids)), replace=False)
+    return fit_cache(model, corpus.pieces(np.sort(pick)), window=window, device=device)
+
+
+def fit_checkpoint_cache(checkpoint: str | Path, data_dir: str | Path, out: str | Path, *, n_pieces: int = 200,
+                         window: int = 512, force: bool = False) -> tuple[Path, CacheFit]:
+    """Fit a checkpoint's cache on training pieces of the corpus it was trained on; write the result to `out`."""
+    from composer.checkpoint import build_model, check_tokenizer, load_checkpoint, save_with_cache
+    from composer.data import open_corpus
+
+    ckpt = load_checkpoint(checkpoint)
+    corpus = open_corpus(data_dir)
+    check_tokenizer(ckpt, corpus.tokenizer, data_dir)
+    train_ids, _ = corpus.split(ckpt.data_config)
+    fit = fit_on_corpus(build_model(ckpt), corpus, train_ids, window, n_pieces)
+    return save_with_cache(checkpoint, out, fit.config, extra={"cache_fit": fit_record(fit)}, force=force), fit
+
+
+def fit_record(fit: CacheFit) -> dict[str, float | int]:
+    """What a checkpoint keeps of how its cache was chosen."""
+    return {"pieces": fit.n_pieces, "nll_without": fit.nll_without, "nll_with": fit.nll_with}
