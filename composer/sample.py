@@ -24,7 +24,6 @@ from composer.sampling import SampleConfig, sample_tokens
 from composer.score import Score, key_name_to_signature
 from composer.tokenize.base import BOS, EOS, Tokenizer
 from composer.tokenize.grammar import grammar_for
-from composer.tokenize.metric import UNKNOWN_TYPE
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default.pt"
 TOKENS_PER_BAR_CAP = 96  # generous: a bar of sixteenths with chords stays under this
@@ -120,17 +119,15 @@ class Composer:
     def compose(self, seed: Any = None, n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
                 seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
-                meter: str | None = None, rng_seed: int | None = None, include_seed: bool = True,
-                guidance: float = 0.0) -> list[Score]:
+                meter: str | None = None, rng_seed: int | None = None, include_seed: bool = True) -> list[Score]:
         """`n` new pieces continuing `seed` (or from the header alone), as Scores.
 
         Length: `bars` new bars (metric), or `seconds` of music (performance), capped by `max_tokens`.
-        `guidance` > 0 steers harder towards the tune type (against the same header typed "unknown").
         Each Score's metadata holds `seed_end_tick`, where the seed stops and new music begins."""
         prefix = self.seed(seed, key=key, tune_type=tune_type, meter=meter)
         rows = self.compose_ids(prefix.ids, n=n, bars=bars, max_tokens=max_tokens, seconds=seconds,
                                 temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type,
-                                key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None, guidance=guidance)
+                                key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None)
         seed_end = _seed_end_tick(self.tokenizer, prefix.ids)
         scores = []
         for i, ids in enumerate(rows, start=1):
@@ -145,8 +142,7 @@ class Composer:
     def compose_ids(self, prefix: list[int], n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
                     seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                     top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
-                    meter: str | None = None, rng_seed: int | None = None, seeded: bool = True,
-                    guidance: float = 0.0) -> list[list[int]]:
+                    meter: str | None = None, rng_seed: int | None = None, seeded: bool = True) -> list[list[int]]:
         """Token rows: `prefix` followed by its sampled continuation, each ending in EOS."""
         if n < 1:
             raise InputError(f"n must be at least 1, not {n}")
@@ -157,7 +153,7 @@ class Composer:
             asked = self.tokenizer.header_ids(meter=meter, key=key, tune_type=tune_type)
             drawn = Counter(tuple(h) for h in self._infer_headers(asked, n, generator))  # each row its own header
             groups = [(_with_header(prefix, list(h)), list(h), k) for h, k in drawn.items()]
-        config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
+        config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p)
         rows: list[list[int]] = []
         for start, forced, k in groups:
             rows += self._sample_rows(start, forced, k, bars, max_tokens, seconds, config, generator)
@@ -174,19 +170,9 @@ class Composer:
         steps = max_tokens or self._step_cap(bars, seconds)
         config = dataclasses.replace(config, max_tokens=steps)
         tails = sample_tokens(self.model, prefix, n, steps, grammar, config, EOS, generator,
-                              self._stop_rule(bars, seconds, n), self.cache, self._contrast(prefix))
+                              self._stop_rule(bars, seconds, n), self.cache)
         rows = [prefix + tail for tail in tails]
         return [grammar.complete(r) if grammar is not None else _with_eos(r) for r in rows]
-
-    def _contrast(self, prefix: list[int]) -> list[int] | None:
-        """`prefix` with its tune type made "unknown": what guidance steers away from (None: no type to steer by)."""
-        table = self.tokenizer.table
-        if self.tokenizer.name != "metric" or "TYPE" not in table.offsets:
-            return None
-        unknown = table.id("TYPE", UNKNOWN_TYPE)
-        head = self.tokenizer.header_length
-        typed = [i for i, t in enumerate(prefix[:head]) if table.kinds[t] == "TYPE" and t != unknown]
-        return [unknown if i in typed else t for i, t in enumerate(prefix)] if typed else None
 
     @torch.no_grad()
     def _infer_headers(self, forced: list[int | None], n: int, generator: torch.Generator) -> list[list[int | None]]:

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from composer.cache import CacheConfig, CacheMemory
-from composer.model import select_state
+from composer.model import repeat_state
 
 
 class Grammar(Protocol):
@@ -31,13 +31,12 @@ class Grammar(Protocol):
 
 @dataclass(frozen=True)
 class SampleConfig:
-    """How tokens are drawn: temperature, top-k, nucleus (top-p), the hard length cap, and guidance."""
+    """How tokens are drawn: temperature, top-k, nucleus (top-p), and the hard length cap."""
 
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
     max_tokens: int = 2048
-    guidance: float = 0.0  # classifier-free guidance towards the asked labels (0: plain conditioning)
 
 
 def filter_logits(logits: Tensor, temperature: float, top_k: int | None, top_p: float | None) -> Tensor:
@@ -68,7 +67,6 @@ def sample_tokens(
     generator: torch.Generator | None = None,
     should_stop=None,
     cache: CacheConfig = CacheConfig(),
-    contrast: list[int] | None = None,
 ) -> list[list[int]]:
     """Continue `prefix` in `n` rows for up to `steps` tokens; each row ends at its `stop_token`.
 
@@ -76,30 +74,24 @@ def sample_tokens(
     feeds a single token per row with the carried state. `should_stop(tokens, done)` may end rows
     early (e.g. at the bar after the last one asked for): rows it marks get `stop_token` instead of the
     drawn token. It returns a (B,) bool tensor. With an enabled `cache`, each row also copies from its
-    own past (`composer.cache`). With `config.guidance` g > 0 and a `contrast` prefix as long as `prefix`
-    (the same header with another label), n more rows read the same tokens after `contrast`, and each
-    step draws from log p(·|prefix) + g·(log p(·|prefix) − log p(·|contrast)): classifier-free guidance,
-    which pushes the music further towards what sets `prefix` apart. The model must offer
-    `hidden_states` and `head` (as `composer.model.Model` does).
+    own past (`composer.cache`). The model must offer `hidden_states` and `head` (as `Model` does).
     """
     device = next(model.parameters()).device
-    guided = config.guidance > 0 and contrast is not None
-    if guided and len(contrast) != len(prefix):
-        raise ValueError(f"the contrast prefix needs the prefix's length {len(prefix)}, not {len(contrast)}")
-    ids = torch.tensor([prefix, contrast] if guided else [prefix], dtype=torch.long, device=device)  # (1|2, T)
-    hidden, state = model.hidden_states(ids)  # (1|2, T, H)
-    rows = torch.arange(ids.size(0), device=device).repeat_interleave(n)  # (n | 2n,): prefix rows, then contrast rows
-    state = select_state(state, rows)
+    ids = torch.tensor([prefix], dtype=torch.long, device=device)  # (1, T)
+    hidden, state = model.hidden_states(ids)  # (1, T, H)
+    state = repeat_state(state, n)  # every row continues the same primed state
     memory = None
     if cache.enabled:
         memory = CacheMemory(cache, n, hidden.size(-1), device)
         memory.prime(hidden[0, :-1], ids[0, 1:])
-    hidden = hidden[rows, -1]  # (n | 2n, H)
+    hidden = hidden[:, -1].expand(n, -1)  # (n, H)
     gstate = grammar.start(prefix, n, device) if grammar is not None else None
     done = torch.zeros(n, dtype=torch.bool, device=device)
     out = torch.full((n, steps), stop_token, dtype=torch.long, device=device)
     for t in range(steps):
-        logits = _next_logits(model, hidden, n, config.guidance if guided else 0.0, memory)
+        logits = model.head(hidden).float()  # (n, V)
+        if memory is not None:
+            logits = memory.mix(logits, hidden)  # log-probabilities, which filter_logits takes as logits
         step_logits = filter_logits(logits, config.temperature, config.top_k, config.top_p)
         if grammar is not None:
             allowed = grammar.mask(gstate)
@@ -119,20 +111,10 @@ def sample_tokens(
         if grammar is not None:
             gstate = grammar.advance(gstate, token)
         if memory is not None:
-            memory.push(hidden[:n], token)
-        hidden, state = model.hidden_states(token.repeat(len(rows) // n).unsqueeze(1), state)
+            memory.push(hidden, token)
+        hidden, state = model.hidden_states(token.unsqueeze(1), state)
         hidden = hidden[:, -1]
     return [_cut_at(row, stop_token) for row in out.tolist()]
-
-
-def _next_logits(model: torch.nn.Module, hidden: torch.Tensor, n: int, guidance: float,
-                 memory: CacheMemory | None) -> torch.Tensor:
-    """(n, V) next-token logits from the top-layer outputs: guided by the contrast rows, mixed with the cache."""
-    logits = model.head(hidden).float()  # (n | 2n, V)
-    if guidance > 0:
-        log_probs = torch.log_softmax(logits, dim=-1)
-        logits = log_probs[:n] + guidance * (log_probs[:n] - log_probs[n:])
-    return memory.mix(logits, hidden[:n]) if memory is not None else logits
 
 
 def _gumbel_max(logits: Tensor, generator: torch.Generator | None) -> Tensor:

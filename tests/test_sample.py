@@ -139,3 +139,4 @@ def test_each_row_draws_its_own_header_when_only_the_type_is_asked(default: Comp
     assert len(headers) >= 2
     again = default.compose(n=40, bars=2, tune_type="reel", rng_seed=1)
     assert [o.notes for o in outs] == [o.notes for o in again]
+

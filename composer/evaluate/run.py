@@ -29,12 +29,11 @@ MAX_BATCH = 50
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """How a checkpoint composes the generated set: count, length, temperature, guidance, batch size, asked type."""
+    """How a checkpoint composes the generated set: count, length, temperature, batch size, asked type."""
 
     n: int = 100
     bars: int = 16
     temperature: float = 1.0
-    guidance: float = 0.0
     batch: int = MAX_BATCH
     conditioned_type: str = "reel"
 
@@ -121,7 +120,7 @@ def compose_set(composer: Any, plan: list[tuple[str | None, int]], config: Gener
     for tune_type, k in plan:
         for s in range(0, k, config.batch):
             batch = composer.compose(n=min(config.batch, k - s), bars=config.bars, temperature=config.temperature,
-                                     tune_type=tune_type, guidance=config.guidance)
+                                     tune_type=tune_type)
             out += [score.replace(metadata={**score.metadata, "asked_type": tune_type}) for score in batch]
     return out
 
@@ -157,7 +156,6 @@ def evaluate_generated(generated: str | Path, reference: str | Path, out: str | 
     summary: dict[str, Any] = {
         "generated": str(generated), "reference": str(reference), "n_generated": len(gen), "n_reference": len(ref),
         "compose_seconds": round(compose_seconds, 1), "temperature": config.temperature if composer else None,
-        "guidance": config.guidance if composer else None,
         "mean_overlap": result.mean_overlap,
         "mean_overlap_generated": result.mean_overlap_generated,
         "pitch_in_scale_delta": result.row("pitch_in_scale_rate").difference,
