@@ -10,6 +10,15 @@ the next-token distribution becomes
 
 θ (sharpness) and λ (weight) are two numbers fit on training pieces after training; nothing is
 learnt. Per step it costs O(window · hidden), constant in the piece's length.
+
+With token `groups` (the tokenizer's kinds: pitch, duration, position, …) the cache only helps
+choose *within* a kind: the model alone decides how likely a pitch is next, versus a position, and
+the cache re-weights which pitch, as strongly as its own weight c_g = P_cache(g) on that kind. So it
+never adds a chord note where the model expects a duration, or skips a beat where it expects a position:
+
+    p(v) = (1 − λ · c_g(v)) · p_model(v) + λ · P_model(g(v)) · p_cache(v)     (each kind keeps P_model(g))
+
+With one group (c = 1 once anything is cached) this is the plain mixture above.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +36,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from composer.errors import InputError
+
+if TYPE_CHECKING:
+    from composer.data import TokenCorpus
 
 SHARPNESS_GRID = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
 WEIGHT_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
@@ -60,7 +73,13 @@ def cache_weights(hidden: Tensor, sharpness: float, window: int) -> Tensor:
     return torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)  # row 0: all −inf → 0
 
 
-def mix_sequence(log_probs: Tensor, hidden: Tensor, targets: Tensor, config: CacheConfig) -> Tensor:
+def kind_index(kinds: Sequence[str]) -> Tensor:
+    """(V,) group index of every id from its kind name (e.g. `tokenizer.table.kind_array()`)."""
+    return torch.as_tensor(np.unique(np.asarray(kinds, dtype=object).astype(str), return_inverse=True)[1].reshape(-1))
+
+
+def mix_sequence(log_probs: Tensor, hidden: Tensor, targets: Tensor, config: CacheConfig,
+                 groups: Tensor | None = None) -> Tensor:
     """(B, T, V) log-probabilities of model and cache mixed, for whole sequences read at once.
 
     `targets[:, i]` is the token that followed step i; step t sees only targets[:, :t]."""
@@ -68,21 +87,25 @@ def mix_sequence(log_probs: Tensor, hidden: Tensor, targets: Tensor, config: Cac
         return log_probs
     w = cache_weights(hidden.float(), config.sharpness, config.window)  # (B, T, T)
     one_hot = F.one_hot(targets.clamp(min=0), log_probs.size(-1)).float()  # (B, T, V)
-    p_cache = w @ one_hot  # (B, T, V)
-    return _mix(log_probs.float(), p_cache, w.sum(-1, keepdim=True) > 0, config.weight)
+    return _mix(log_probs.float(), w @ one_hot, config.weight, groups)
 
 
-def _mix(log_probs: Tensor, p_cache: Tensor, has_past: Tensor, weight: float) -> Tensor:
-    """log((1 − λ) p_model + λ p_cache), with λ = 0 where the cache is still empty."""
-    lam = weight * has_past.float()
-    return torch.log((1 - lam) * log_probs.exp() + lam * p_cache).clamp(min=-1e4)
+def _mix(log_probs: Tensor, p_cache: Tensor, weight: float, groups: Tensor | None) -> Tensor:
+    """log p(v) of the module docstring; one group (None) is Grave et al.'s (1 − λ) p_model + λ p_cache."""
+    p_model = log_probs.exp()
+    groups = torch.zeros(p_model.size(-1), dtype=torch.long) if groups is None else groups
+    index = groups.to(p_model.device).expand_as(p_model)
+    mass_model, mass_cache = (torch.zeros(*p.shape[:-1], int(groups.max()) + 1, device=p.device)
+                              .scatter_add_(-1, index, p).gather(-1, index) for p in (p_model, p_cache))
+    return torch.log((1 - weight * mass_cache) * p_model + weight * mass_model * p_cache).clamp(min=-1e4)
 
 
 class CacheMemory:
     """The cache of a batch being sampled: a ring of the last `window` (h, next token) pairs per row."""
 
-    def __init__(self, config: CacheConfig, batch: int, hidden: int, device: torch.device) -> None:
-        self.config = config
+    def __init__(self, config: CacheConfig, batch: int, hidden: int, device: torch.device,
+                 groups: Tensor | None = None) -> None:
+        self.config, self.groups = config, groups
         size = config.window
         self.keys = torch.zeros(batch, size, hidden, device=device)
         self.values = torch.zeros(batch, size, dtype=torch.long, device=device)
@@ -109,7 +132,7 @@ class CacheMemory:
         scores = self.config.sharpness * torch.einsum("bh,bwh->bw", hidden.float(), self.keys[:, :n])
         w = torch.softmax(scores, dim=-1)  # (B, n)
         p_cache = torch.zeros_like(log_probs).scatter_add_(1, self.values[:, :n], w)
-        return _mix(log_probs, p_cache, torch.ones_like(log_probs[:, :1], dtype=torch.bool), self.config.weight)
+        return _mix(log_probs, p_cache, self.config.weight, self.groups)
 
 
 @dataclass(frozen=True)
@@ -125,41 +148,50 @@ class CacheFit:
 @torch.no_grad()
 def fit_cache(model: torch.nn.Module, pieces: Sequence[np.ndarray], window: int = 512,
               sharpness_grid: Sequence[float] = SHARPNESS_GRID, weight_grid: Sequence[float] = WEIGHT_GRID,
-              device: str | torch.device = "cpu") -> CacheFit:
-    """Grid-search θ and λ for the lowest NLL on `pieces` (each read whole, from its BOS)."""
+              device: str | torch.device = "cpu", groups: Tensor | None = None) -> CacheFit:
+    """Grid-search θ and λ for the lowest NLL on `pieces` (each read whole, from its BOS), mixing as `_mix` does."""
     pieces = [p for p in pieces if len(p) >= 2]
     if not pieces:
         raise InputError("fitting the cache needs pieces of two or more tokens")
     model.eval()
-    p_model, p_cache = [], {s: [] for s in sharpness_grid}  # per piece: P(target) under each part
+    p_model, mass_model, p_cache = [], [], {s: [] for s in sharpness_grid}  # per target, as in _mix
     for piece in pieces:
         ids = torch.as_tensor(np.asarray(piece, dtype=np.int64), device=device)[None]  # (1, T+1)
         hidden, _ = model.hidden_states(ids[:, :-1])  # (1, T, H)
-        targets = ids[:, 1:]
-        log_probs = torch.log_softmax(model.head(hidden).float(), dim=-1)
-        p_model.append(log_probs.gather(2, targets[..., None])[0, :, 0].exp().double())
-        hit = (targets[0][None, :] == targets[0][:, None]).float()  # (T, T): target i equals target t
+        target = ids[0, 1:]  # (T,)
+        probs = torch.softmax(model.head(hidden).float(), dim=-1)[0]  # (T, V)
+        group = (torch.zeros_like(target) if groups is None else groups.to(target.device)[target])  # (T,)
+        p_model.append(probs.gather(1, target[:, None])[:, 0].double())
+        if groups is None:
+            mass_model.append(torch.ones_like(p_model[-1]))
+        else:  # P_model(kind of the target)
+            mass_model.append((probs * (groups.to(probs.device)[None, :] == group[:, None])).sum(-1).double())
+        same_token = (target[None, :] == target[:, None]).float()  # (T, T): target i equals target t
+        same_group = (group[None, :] == group[:, None]).float()
         for s in sharpness_grid:
             w = cache_weights(hidden.float(), s, window)[0]
-            p_cache[s].append(((w * hit).sum(-1).double(), w.sum(-1) > 0))
-    pm = torch.cat(p_model)
+            p_cache[s].append(((w * same_token).sum(-1).double(), (w * same_group).sum(-1).double()))
+    pm, mm = torch.cat(p_model), torch.cat(mass_model)
     n_tokens = pm.numel()
     best = (float(-pm.log().mean()), CacheConfig(0.0, sharpness_grid[0], window))
     nll_without = best[0]
     for s, lam in itertools.product(sharpness_grid, weight_grid):
         pc = torch.cat([p for p, _ in p_cache[s]])
-        has = torch.cat([h for _, h in p_cache[s]]).double()
-        nll = float(-torch.log((1 - lam * has) * pm + lam * has * pc).sum() / n_tokens)
+        mc = torch.cat([m for _, m in p_cache[s]])
+        p = (1 - lam * mc) * pm + lam * mm * pc
+        nll = float(-torch.log(p.clamp(min=1e-300)).sum() / n_tokens)
         if math.isfinite(nll) and nll < best[0]:
             best = (nll, CacheConfig(lam, s, window))
     return CacheFit(best[1], nll_without, best[0], len(pieces))
 
 
-def fit_on_corpus(model: torch.nn.Module, corpus, train_ids: np.ndarray, window: int = 512, n_pieces: int = 200,
-                  seed: int = 0, device: str | torch.device = "cpu") -> CacheFit:
-    """Fit on up to `n_pieces` training pieces drawn at random: never the held-out ones, which stay for evaluation."""
+def fit_on_corpus(model: torch.nn.Module, corpus: TokenCorpus, train_ids: np.ndarray, window: int = 512,
+                  n_pieces: int = 200, seed: int = 0, device: str | torch.device = "cpu") -> CacheFit:
+    """Fit on up to `n_pieces` training pieces drawn at random: never the held-out ones, which stay for evaluation.
+    The cache works within the corpus tokenizer's kinds."""
     pick = np.random.default_rng(seed).choice(train_ids, min(n_pieces, len(train_ids)), replace=False)
-    return fit_cache(model, corpus.pieces(np.sort(pick)), window=window, device=device)
+    return fit_cache(model, corpus.pieces(np.sort(pick)), window=window, device=device,
+                     groups=kind_index(corpus.tokenizer.table.kind_array()))
 
 
 def fit_checkpoint_cache(checkpoint: str | Path, data_dir: str | Path, out: str | Path, *, n_pieces: int = 200,

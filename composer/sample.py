@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from composer.cache import CacheConfig
+from composer.cache import CacheConfig, kind_index
 from composer.errors import CheckpointError, InputError
 from composer.model import Model
 from composer.sampling import SampleConfig, sample_tokens
@@ -47,6 +47,7 @@ class Composer:
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.cache = cache
+        self.cache_groups = kind_index(tokenizer.table.kind_array())  # the cache chooses within a token kind
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, device: str = "auto") -> Composer:
@@ -170,7 +171,8 @@ class Composer:
         steps = max_tokens or self._step_cap(bars, seconds)
         config = dataclasses.replace(config, max_tokens=steps)
         tails = sample_tokens(self.model, prefix, n, steps, grammar, config, EOS, generator,
-                              self._stop_rule(bars, seconds, n), self.cache)
+                              self._stop_rule(bars, seconds, n), self.cache,
+                              self.cache_groups)
         rows = [prefix + tail for tail in tails]
         return [grammar.complete(r) if grammar is not None else _with_eos(r) for r in rows]
 

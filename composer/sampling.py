@@ -67,6 +67,7 @@ def sample_tokens(
     generator: torch.Generator | None = None,
     should_stop=None,
     cache: CacheConfig = CacheConfig(),
+    cache_groups: Tensor | None = None,
 ) -> list[list[int]]:
     """Continue `prefix` in `n` rows for up to `steps` tokens; each row ends at its `stop_token`.
 
@@ -74,7 +75,7 @@ def sample_tokens(
     feeds a single token per row with the carried state. `should_stop(tokens, done)` may end rows
     early (e.g. at the bar after the last one asked for): rows it marks get `stop_token` instead of the
     drawn token. It returns a (B,) bool tensor. With an enabled `cache`, each row also copies from its
-    own past (`composer.cache`). The model must offer `hidden_states` and `head` (as `Model` does).
+    own past (`composer.cache`; within the token kinds `cache_groups`). The model must offer `hidden_states` and `head` (as `Model` does).
     """
     device = next(model.parameters()).device
     ids = torch.tensor([prefix], dtype=torch.long, device=device)  # (1, T)
@@ -82,7 +83,7 @@ def sample_tokens(
     state = repeat_state(state, n)  # every row continues the same primed state
     memory = None
     if cache.enabled:
-        memory = CacheMemory(cache, n, hidden.size(-1), device)
+        memory = CacheMemory(cache, n, hidden.size(-1), device, cache_groups)
         memory.prime(hidden[0, :-1], ids[0, 1:])
     hidden = hidden[:, -1].expand(n, -1)  # (n, H)
     gstate = grammar.start(prefix, n, device) if grammar is not None else None

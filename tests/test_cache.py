@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from composer.cache import CacheConfig, CacheMemory, cache_weights, fit_cache, mix_sequence
+from composer.cache import CacheConfig, CacheMemory, cache_weights, fit_cache, kind_index, mix_sequence
 from composer.checkpoint import load_checkpoint, save_with_cache
 from composer.errors import InputError, OutputError
 from composer.evaluate.likelihood import token_nll
@@ -31,6 +31,21 @@ def test_a_state_seen_before_copies_what_followed_it() -> None:
     assert torch.allclose(p[0], torch.full((V,), 1 / V))  # nothing cached yet: the model alone
     assert p[3, 1].item() == pytest.approx(0.5 * 0.2 + 0.5 * 1.0, abs=1e-3)
     assert torch.allclose(p.sum(-1), torch.ones(4), atol=1e-5)
+
+
+def test_with_kinds_the_cache_only_chooses_within_the_kind_the_model_expects() -> None:
+    """Tokens 0–2 are one kind, 3–4 another: the model's mass per kind survives the mix exactly."""
+    kinds = kind_index(["PITCH", "PITCH", "PITCH", "DURATION", "DURATION"])
+    assert kinds.tolist() == [1, 1, 1, 0, 0]
+    inputs, targets = [0, 3, 0], [3, 1, 4]  # at step 2 the state of step 0 returns; what followed it was 3
+    log_probs = torch.log(torch.tensor([[[0.1, 0.1, 0.1, 0.35, 0.35]] * 3]))
+    mixed = mix_sequence(log_probs, one_hot_states(inputs), torch.tensor([targets]), CacheConfig(0.5, 1.0), kinds)[0].exp()
+    assert mixed[2, :3].sum().item() == pytest.approx(0.3) and mixed[2, 3:].sum().item() == pytest.approx(0.7)
+    assert mixed[2, 3].item() == pytest.approx(0.5 * 0.35 + 0.5 * 0.7, abs=1e-3)  # the copied duration
+    memory = CacheMemory(CacheConfig(0.5, 1.0), 1, V, torch.device("cpu"), kinds)
+    for t in range(2):
+        memory.push(one_hot_states(inputs)[:, t], torch.tensor(targets[t : t + 1]))
+    assert torch.allclose(memory.mix(log_probs[:, 2], one_hot_states(inputs)[:, 2])[0].exp(), mixed[2], atol=1e-5)
 
 
 def test_the_window_forgets_older_steps() -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from composer.cache import CacheConfig, mix_sequence
+from composer.cache import CacheConfig, kind_index, mix_sequence
 from composer.errors import InputError
 from composer.tokenize.base import PAD, Tokenizer
 
@@ -112,7 +112,8 @@ class LikelihoodReport:
 
 @torch.no_grad()
 def token_nll(model: torch.nn.Module, sequences: Sequence[np.ndarray], batch_size: int = 16,
-              device: str | torch.device = "cpu", cache: CacheConfig = CacheConfig()) -> list[np.ndarray]:
+              device: str | torch.device = "cpu", cache: CacheConfig = CacheConfig(),
+              cache_groups: torch.Tensor | None = None) -> list[np.ndarray]:
     """Per-token natural-log loss of every token after the first of each sequence, each piece in one pass.
 
     Pieces are sorted by length and padded at the end (a causal model and its cache never see the padding)."""
@@ -129,7 +130,8 @@ def token_nll(model: torch.nn.Module, sequences: Sequence[np.ndarray], batch_siz
             ids[row, : len(sequences[i])] = torch.as_tensor(np.asarray(sequences[i], dtype=np.int64))
         ids = ids.to(device)
         hidden, _ = model.hidden_states(ids[:, :-1])  # (B, T-1, H)
-        log_probs = mix_sequence(F.log_softmax(model.head(hidden).float(), dim=-1), hidden, ids[:, 1:], cache)
+        log_probs = mix_sequence(F.log_softmax(model.head(hidden).float(), dim=-1), hidden, ids[:, 1:], cache,
+                                 cache_groups)
         loss = -log_probs.gather(2, ids[:, 1:, None])[..., 0]  # (B, T-1)
         loss = loss.double().cpu().numpy()
         for row, i in enumerate(chunk):
@@ -178,7 +180,8 @@ def likelihood_table(checkpoint_path: str | Path, data_dir: str | Path, orders: 
     groups = token_groups(corpus.tokenizer)
     model = build_model(ckpt, config.device)
     cache = ckpt.cache_config
-    nll, tokens = group_means(token_nll(model, val, config.batch_size, config.device, cache), val, groups)
+    kinds = kind_index(corpus.tokenizer.table.kind_array())
+    nll, tokens = group_means(token_nll(model, val, config.batch_size, config.device, cache, kinds), val, groups)
     table = {LSTM: nll}
     if cache.enabled:
         table[NO_CACHE] = group_means(token_nll(model, val, config.batch_size, config.device), val, groups)[0]
