@@ -3,7 +3,8 @@
     python bench/sample.py [--checkpoint PATH] [--tokens 512] [--threads 2]
 
 Prints: stateful vs re-running the prefix every step (goal ≥ 15×), batch 32 vs batch 1 tokens/s
-(goal ≥ 15×), a grammar-masked sampler step vs a bare model step (goal ≤ 1.25×), and the peak
+(goal ≥ 15×), a grammar-masked sampler step vs a bare model step (goal ≤ 1.25×), the neural cache's
+cost (with vs without, and per step late vs early in a piece: the window keeps it flat), and the peak
 memory of composing 32 variations (goal ≤ 1 GB on CPU).
 """
 
@@ -15,6 +16,7 @@ import time
 
 import torch
 
+from composer.cache import CacheConfig
 from composer.model import Model, ModelConfig
 from composer.sample import DEFAULT_CHECKPOINT, Composer
 from composer.sampling import SampleConfig, sample_tokens
@@ -45,14 +47,16 @@ def rerun_prefix(model: Model, tokens: int) -> float:
     return time.perf_counter() - start
 
 
-def sampler(composer: Composer, batch: int, tokens: int, grammar: bool) -> float:
-    """Seconds for the real sampling loop (grammar mask, filtering) over `tokens` steps, no early stop."""
+def sampler(composer: Composer, batch: int, tokens: int, grammar: bool, cache: bool = False) -> float:
+    """Seconds for the real sampling loop (grammar mask, filtering; the neural cache if asked) over `tokens`
+    steps, no early stop."""
     tok = composer.tokenizer
     g = grammar_for(tok) if grammar else None
     prefix = tok.header_ids(meter="6/8", key="G major", tune_type="jig", qpm=120) if tok.name == "metric" else [1]
     start = time.perf_counter()
     sample_tokens(composer.model, prefix, batch, tokens, g, SampleConfig(max_tokens=tokens), -1,
-                  torch.Generator().manual_seed(0))
+                  torch.Generator().manual_seed(0), cache=composer.cache if cache else CacheConfig(),
+                  cache_groups=composer.cache_groups)
     return time.perf_counter() - start
 
 
@@ -82,6 +86,11 @@ def main() -> None:
           f"| ratio {(32 * n / t32) / (n / t1):6.1f}× (goal ≥ 15×)")
     print(f"sampler step vs bare model step, batch 1: {t1 / t_state:.2f}× (goal ≤ 1.25×); "
           f"batch 32: {t32 / bare_steps(model, 32, n):.2f}×")
+    if composer.cache.enabled:
+        c1, c32 = sampler(composer, 1, n, True, cache=True), sampler(composer, 32, n, True, cache=True)
+        short = sampler(composer, 32, n // 4, True, cache=True)
+        print(f"sampler with its cache (window {composer.cache.window}) vs without: batch 1 {c1 / t1:.2f}×, "
+              f"batch 32 {c32 / t32:.2f}×; per step, {n} tokens vs {n // 4}: {(c32 / n) / (short / (n // 4)):.2f}×")
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     composer.compose(n=32, bars=16, rng_seed=0, tune_type="reel", key="D major")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
