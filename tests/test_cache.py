@@ -128,3 +128,36 @@ def test_a_checkpoint_keeps_its_cache_and_is_not_overwritten_unasked(tmp_path: P
     assert ckpt.model_state.keys() == load_checkpoint(DEFAULT_CHECKPOINT).model_state.keys()
     with pytest.raises(OutputError):
         save_with_cache(DEFAULT_CHECKPOINT, out, CacheConfig())
+
+
+def test_cli_fit_cache_writes_a_new_checkpoint_and_never_overwrites_unasked(tmp_path: Path, capsys) -> None:
+    """A corpus whose tunes repeat themselves: the fit turns the cache on, and the CLI says what it chose."""
+    from composer.checkpoint import save_checkpoint
+    from composer.cli import main
+    from composer.data import DataConfig
+    from composer.model import Model, ModelConfig
+    from composer.train import TrainConfig
+    from tests.corpus_helpers import small_tokenizer, synthetic_pieces, write_corpus
+
+    tok = small_tokenizer()
+    pieces = [np.concatenate([p[:-1], p[1:]]) for p in synthetic_pieces(tok, 12)]  # each melody played twice
+    data = write_corpus(tmp_path / "c", tok, pieces)
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=tok.vocab_size, layers=1, emb=8, hidden=16, dropout=0.0)
+    src = save_checkpoint(tmp_path / "m.pt", model=Model(config), model_config=config, train_config=TrainConfig(),
+                          data_config=DataConfig(val_fraction=0.25), tokenizer=tok)
+
+    def run(*args) -> int:
+        try:
+            main(["fit-cache", str(src), str(data), "--out", str(tmp_path / "cached.pt"), *args])
+        except SystemExit as e:
+            return int(e.code or 0)
+        return 0
+
+    assert run() == 0
+    out = capsys.readouterr().out
+    assert "cache fit on 9 training pieces" in out
+    ckpt = load_checkpoint(tmp_path / "cached.pt")
+    assert ckpt.cache_config.enabled and ckpt.extra["cache_fit"]["nll_with"] < ckpt.extra["cache_fit"]["nll_without"]
+    assert run() == 1 and "--force" in capsys.readouterr().err
+    assert run("--force") == 0
