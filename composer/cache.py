@@ -112,9 +112,12 @@ class CacheMemory:
         self.count = 0
 
     def prime(self, hidden: Tensor, tokens: Tensor) -> None:
-        """Fill from a prefix read in one pass: hidden (T, H) of steps 0…T−1, tokens (T,) that followed each."""
-        for t in range(max(0, len(tokens) - self.config.window), len(tokens)):
-            self.push(hidden[t].expand(self.keys.size(0), -1), tokens[t].expand(self.keys.size(0)))
+        """Fill an empty memory from a prefix read in one pass: hidden (T, H) of steps 0…T−1, tokens (T,) that
+        followed each; every row gets the same last `window` of them."""
+        k = min(len(tokens), self.config.window)
+        self.keys[:, :k] = hidden[len(tokens) - k :]
+        self.values[:, :k] = tokens[len(tokens) - k :]
+        self.count = k
 
     def push(self, hidden: Tensor, tokens: Tensor) -> None:
         """Remember that `tokens` (B,) followed the states `hidden` (B, H)."""
@@ -195,16 +198,17 @@ def fit_on_corpus(model: torch.nn.Module, corpus: TokenCorpus, train_ids: np.nda
 
 
 def fit_checkpoint_cache(checkpoint: str | Path, data_dir: str | Path, out: str | Path, *, n_pieces: int = 200,
-                         window: int = 512, force: bool = False) -> tuple[Path, CacheFit]:
+                         window: int = 512, seed: int = 0, device: str | torch.device = "cpu",
+                         force: bool = False) -> tuple[Path, CacheFit]:
     """Fit a checkpoint's cache on training pieces of the corpus it was trained on; write the result to `out`."""
     from composer.checkpoint import build_model, check_tokenizer, load_checkpoint, save_with_cache
     from composer.data import open_corpus
 
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = load_checkpoint(checkpoint, map_location=device)
     corpus = open_corpus(data_dir)
     check_tokenizer(ckpt, corpus.tokenizer, data_dir)
     train_ids, _ = corpus.split(ckpt.data_config)
-    fit = fit_on_corpus(build_model(ckpt), corpus, train_ids, window, n_pieces)
+    fit = fit_on_corpus(build_model(ckpt, device), corpus, train_ids, window, n_pieces, seed, device)
     return save_with_cache(checkpoint, out, fit.config, extra={"cache_fit": fit_record(fit)}, force=force), fit
 
 

@@ -37,7 +37,6 @@ from composer.checkpoint import (
     load_checkpoint,
     restore_rng,
     save_checkpoint,
-    save_with_cache,
 )
 from composer.data import TrainData
 from composer.files import atomic_write_bytes, atomic_write_text, remove_stale_temps
@@ -468,16 +467,13 @@ def _with_cache(result: FitResult, trainer: Trainer) -> FitResult:
     """Fit best.pt's cache on training pieces once the run stops (not on Ctrl-C); the fit goes in result.extra."""
     import dataclasses
 
-    from composer.cache import CacheConfig, fit_on_corpus, fit_record
+    from composer.cache import fit_checkpoint_cache, fit_record
 
     best = trainer.run_dir / "best.pt"
     if not trainer.config.fit_cache or trainer.rank != 0 or result.stopped == "interrupted" or not best.exists():
         return result
-    ckpt = load_checkpoint(best, map_location=trainer.device)
-    data = trainer.data
-    fit = fit_on_corpus(build_model(ckpt, trainer.device), data.corpus, data.train_pieces, CacheConfig().window,
-                        seed=trainer.config.seed, device=trainer.device)
-    save_with_cache(best, best, fit.config, extra={"cache_fit": fit_record(fit)}, force=True)
+    _, fit = fit_checkpoint_cache(best, trainer.data.corpus.root, best, seed=trainer.config.seed,
+                                  device=trainer.device, force=True)
     trainer.log({"event": "cache", **dataclasses.asdict(fit.config), **fit_record(fit)})
     return dataclasses.replace(result, extra={**result.extra, "cache": fit})
 

@@ -110,15 +110,22 @@ class LikelihoodReport:
         return "\n".join(lines)
 
 
-@torch.no_grad()
 def token_nll(model: torch.nn.Module, sequences: Sequence[np.ndarray], batch_size: int = 16,
               device: str | torch.device = "cpu", cache: CacheConfig = CacheConfig(),
               cache_groups: torch.Tensor | None = None) -> list[np.ndarray]:
     """Per-token natural-log loss of every token after the first of each sequence, each piece in one pass.
 
     Pieces are sorted by length and padded at the end (a causal model and its cache never see the padding)."""
+    return token_nlls(model, sequences, (cache,), batch_size, device, cache_groups)[0]
+
+
+@torch.no_grad()
+def token_nlls(model: torch.nn.Module, sequences: Sequence[np.ndarray], caches: Sequence[CacheConfig],
+               batch_size: int = 16, device: str | torch.device = "cpu",
+               cache_groups: torch.Tensor | None = None) -> list[list[np.ndarray]]:
+    """`token_nll` under each of `caches`, from one forward pass of the network: one list per cache."""
     model.eval()
-    out: list[np.ndarray] = [np.zeros(0)] * len(sequences)
+    out: list[list[np.ndarray]] = [[np.zeros(0)] * len(sequences) for _ in caches]
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     for s in range(0, len(order), max(1, batch_size)):
         chunk = [i for i in order[s : s + batch_size] if len(sequences[i]) >= 2]
@@ -130,12 +137,12 @@ def token_nll(model: torch.nn.Module, sequences: Sequence[np.ndarray], batch_siz
             ids[row, : len(sequences[i])] = torch.as_tensor(np.asarray(sequences[i], dtype=np.int64))
         ids = ids.to(device)
         hidden, _ = model.hidden_states(ids[:, :-1])  # (B, T-1, H)
-        log_probs = mix_sequence(F.log_softmax(model.head(hidden).float(), dim=-1), hidden, ids[:, 1:], cache,
-                                 cache_groups)
-        loss = -log_probs.gather(2, ids[:, 1:, None])[..., 0]  # (B, T-1)
-        loss = loss.double().cpu().numpy()
-        for row, i in enumerate(chunk):
-            out[i] = loss[row, : len(sequences[i]) - 1]
+        model_log_probs = F.log_softmax(model.head(hidden).float(), dim=-1)
+        for losses, cache in zip(out, caches, strict=True):
+            log_probs = mix_sequence(model_log_probs, hidden, ids[:, 1:], cache, cache_groups)
+            loss = -log_probs.gather(2, ids[:, 1:, None])[..., 0].double().cpu().numpy()  # (B, T-1)
+            for row, i in enumerate(chunk):
+                losses[i] = loss[row, : len(sequences[i]) - 1]
     return out
 
 
@@ -181,10 +188,12 @@ def likelihood_table(checkpoint_path: str | Path, data_dir: str | Path, orders: 
     model = build_model(ckpt, config.device)
     cache = ckpt.cache_config
     kinds = kind_index(corpus.tokenizer.table.kind_array())
-    nll, tokens = group_means(token_nll(model, val, config.batch_size, config.device, cache, kinds), val, groups)
+    caches = (cache, CacheConfig()) if cache.enabled else (cache,)
+    losses = token_nlls(model, val, caches, config.batch_size, config.device, kinds)
+    nll, tokens = group_means(losses[0], val, groups)
     table = {LSTM: nll}
     if cache.enabled:
-        table[NO_CACHE] = group_means(token_nll(model, val, config.batch_size, config.device), val, groups)[0]
+        table[NO_CACHE] = group_means(losses[1], val, groups)[0]
     orders = sorted(set(orders))
     if orders:
         ngram = NGramModel.fit(train, max(orders), corpus.tokenizer.vocab_size)
