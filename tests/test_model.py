@@ -185,3 +185,73 @@ def test_lstm_learns_to_count_anbn(cell: str) -> None:
                 logits, state = model(torch.tensor([[token]]), state)
                 token = int(logits[0, -1].argmax())
             assert out == [B] * (n - 1), f"n={n}: got {out}"
+
+
+def conditioned(cell: str = "lstm", vocab: int = 20) -> Model:
+    torch.manual_seed(0)
+    return Model(ModelConfig(vocab_size=vocab, cell=cell, layers=2, emb=12, hidden=16, dropout=0.0,
+                             condition_ids=(5, 6, 7)))
+
+
+def test_condition_is_the_latest_condition_token_else_the_carried_one() -> None:
+    model = conditioned()
+    ids = torch.tensor([[1, 6, 2, 2, 7, 3], [1, 2, 3, 4, 2, 1]])
+    assert model.conditions(ids, torch.tensor([0, 3])).tolist() == [[0, 2, 2, 2, 3, 3], [3, 3, 3, 3, 3, 3]]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "scratch_lstm"])
+def test_conditioned_model_carries_its_condition_across_calls(cell: str) -> None:
+    model = conditioned(cell).eval()
+    torch.nn.init.normal_(model.cond_in.weight[1:])
+    torch.nn.init.normal_(model.cond_out.weight[1:])
+    x = torch.randint(0, 5, (3, 12))
+    x[:, 1] = torch.tensor([5, 6, 7])
+    logits, _ = model(x)
+    first, state = model(x[:, :4])
+    assert state[-1].flatten().tolist() == [1, 2, 3]  # the condition rides in the state, (1, B, 1)
+    rest, _ = model(x[:, 4:], state)
+    assert torch.allclose(torch.cat([first, rest], dim=1), logits, atol=1e-6)
+    many = repeat_state(select_state(state, slice(1, 2)), 4)
+    assert many[-1].flatten().tolist() == [2, 2, 2, 2]
+
+
+def test_condition_starts_as_the_plain_network_and_then_changes_only_later_steps() -> None:
+    plain, model = tiny("lstm").eval(), conditioned().eval()
+    missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["cond_in.weight", "cond_out.weight"] and not unexpected
+    x = torch.randint(0, 5, (2, 10))
+    x[:, 4] = 6
+    assert torch.equal(model(x)[0], plain(x)[0])  # C = 0: the same function, so a warm start loses nothing
+    for table in (model.cond_in, model.cond_out):
+        with torch.no_grad():
+            table.weight[2] = 1.0
+        moved = (model(x)[0] - plain(x)[0]).abs().amax(dim=(0, 2))
+        assert moved[:4].max() == 0 and moved[4:].min() > 1e-3
+        with torch.no_grad():
+            table.weight[2] = 0.0
+
+
+def test_condition_lets_a_far_away_type_decide_the_last_token() -> None:
+    """[TYPE:k, 30 random fillers, answer k]: the conditioned network learns it where the plain one guesses."""
+    g = torch.Generator().manual_seed(0)
+
+    def batch(n: int = 32) -> torch.Tensor:
+        kind = torch.randint(0, 2, (n,), generator=g)
+        filler = torch.randint(0, 4, (n, 30), generator=g)
+        return torch.cat([(5 + kind)[:, None], filler, (10 + kind)[:, None]], dim=1)
+
+    def final_loss(model: Model) -> float:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in range(60):
+            x = batch()
+            logits, _ = model(x[:, :-1])
+            loss = torch.nn.functional.cross_entropy(logits[:, -1], x[:, -1])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            x = batch(256)
+            return torch.nn.functional.cross_entropy(model(x[:, :-1])[0][:, -1], x[:, -1]).item()
+
+    plain, cond = final_loss(tiny("lstm")), final_loss(conditioned())
+    assert cond < 0.1 < 0.5 < plain, (plain, cond)  # chance is log 2 = 0.69
