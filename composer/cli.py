@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -331,9 +331,18 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="A .pt file written by 
                    f"{ck.best_val_loss / math.log(2):.3f} bits/token")
     for label, config in (("model", ck.model_config), ("data", ck.data_config), ("train", ck.train_config),
                           ("cache", ck.cache_config)):
-        typer.echo(f"{label:<11} " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
+        fields = dataclasses.asdict(config)
+        if "condition_ids" in fields:
+            fields["condition_ids"] = _condition_label(ck.tokenizer, config.condition_ids)
+        typer.echo(f"{label:<11} " + ", ".join(f"{k}={v}" for k, v in fields.items()))
     if ck.extra.get("data_dir"):
         typer.echo(f"trained on  {ck.extra['data_dir']}")
+
+
+def _condition_label(tokenizer: Any, ids: tuple[int, ...]) -> str:
+    """'none', or the kinds of the condition tokens with their count, e.g. 'TYPE (17 tokens)'."""
+    kinds = sorted({tokenizer.table.kinds[i] for i in ids})
+    return f"{'+'.join(kinds)} ({len(ids)} tokens)" if ids else "none"
 
 
 @app.command()

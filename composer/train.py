@@ -32,7 +32,6 @@ import torch.nn.functional as F
 
 from composer.checkpoint import (
     Checkpoint,
-    build_model,
     check_tokenizer,
     load_checkpoint,
     restore_rng,
@@ -461,7 +460,7 @@ def _warm_start(ckpt: Checkpoint, data: TrainData, overrides: dict[str, Any]) ->
     if fixed:
         raise InputError(f"--init keeps the network of {ckpt.path}; drop {', '.join('--' + k for k in fixed)}")
     if "condition_ids" in overrides and old.condition_ids:
-        raise InputError(f"--init: {ckpt.path} is conditioned already; drop --condition")
+        raise InputError(f"--init: {ckpt.path} is conditioned already and keeps its condition; drop --condition")
     model = Model(dataclasses.replace(old, **overrides))
     missing, unexpected = model.load_state_dict(ckpt.model_state, strict=False)
     if unexpected or set(missing) - {"cond_in.weight", "cond_out.weight"}:
