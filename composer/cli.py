@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -211,14 +211,10 @@ def train_command(
     hidden: Annotated[int | None, typer.Option(help="Units per recurrent layer.")] = None,
     emb: Annotated[int | None, typer.Option(help="Token embedding size.")] = None,
     dropout: Annotated[float | None, typer.Option(help="Dropout between layers and before the head.")] = None,
-    condition: Annotated[str | None, typer.Option(help="Token kind every step is conditioned on: TYPE (the default "
-                                                  "where the vocabulary has it) or none; with --init, adds it.")] = None,
     seq_len: Annotated[int | None, typer.Option(help="Tokens per training window.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Windows per step (split over torchrun processes).")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate (AdamW).")] = None,
     warmup_steps: Annotated[int | None, typer.Option(help="Steps of linear warm-up to the peak learning rate.")] = None,
-    condition_lr: Annotated[float | None, typer.Option(help="Peak learning rate of the condition's weights "
-                                                       "(default: --lr); raise it when --init adds them.")] = None,
     transpose: Annotated[str | None, typer.Option(help="Augmentation: semitone range LOW,HIGH (0,0: none).")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Stop cleanly (saving last.pt) after this long.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop cleanly after this many steps in all.")] = None,
@@ -238,10 +234,10 @@ def train_command(
     from composer.errors import InputError
 
     given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731
-    model_opts = given(cell=cell, layers=layers, hidden=hidden, emb=emb, dropout=dropout, condition=condition)
+    model_opts = given(cell=cell, layers=layers, hidden=hidden, emb=emb, dropout=dropout)
     data_opts = given(seq_len=seq_len, batch_size=batch_size, transpose=_int_pair(transpose, "--transpose"),
                       also_train=tuple(str(p) for p in also) if also else None)
-    train_opts = given(epochs=epochs, lr=lr, warmup_steps=warmup_steps, condition_lr=condition_lr, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed,
+    train_opts = given(epochs=epochs, lr=lr, warmup_steps=warmup_steps, max_minutes=max_minutes, max_steps=max_steps, device=device, seed=seed,
                        log_every=log_every, checkpoint_every_steps=checkpoint_every)
     if resume is not None and init is not None:
         raise InputError("--resume continues a run; --init starts a new one from a checkpoint: give one of them")
@@ -331,18 +327,9 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="A .pt file written by 
                    f"{ck.best_val_loss / math.log(2):.3f} bits/token")
     for label, config in (("model", ck.model_config), ("data", ck.data_config), ("train", ck.train_config),
                           ("cache", ck.cache_config)):
-        fields = dataclasses.asdict(config)
-        if "condition_ids" in fields:
-            fields["condition_ids"] = _condition_label(ck.tokenizer, config.condition_ids)
-        typer.echo(f"{label:<11} " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+        typer.echo(f"{label:<11} " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     if ck.extra.get("data_dir"):
         typer.echo(f"trained on  {ck.extra['data_dir']}")
-
-
-def _condition_label(tokenizer: Any, ids: tuple[int, ...]) -> str:
-    """'none', or the kinds of the condition tokens with their count, e.g. 'TYPE (17 tokens)'."""
-    kinds = sorted({tokenizer.table.kinds[i] for i in ids})
-    return f"{'+'.join(kinds)} ({len(ids)} tokens)" if ids else "none"
 
 
 @app.command()

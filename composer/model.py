@@ -1,15 +1,10 @@
 """The network: token embedding → recurrent stack → dropout → linear head over the vocabulary.
 
-    x_t = E[id_t] + C_in[c_t]              (emb; c_t = the latest condition token read, e.g. TYPE:reel)
+    x_t = E[id_t]                          (emb)
     h_t^l = cell(h_{t-1}^l, h_t^{l-1})     (hidden), l = 1…layers, h_t^0 = x_t
-    y_t = h_t^L + C_out[c_t]
-    p(id_{t+1} | id_≤t) = softmax(W y_t + b)
+    p(id_{t+1} | id_≤t) = softmax(W h_t^L + b)
 
 `forward(ids, state)` returns the state so a sampler can carry it and pay O(1) per new token.
-The condition (only when `condition_ids` is set) reminds every step of the tune type that the header
-named once: C_in steers the recurrence, C_out (W C_out[c] is a per-type bias on the logits) the next
-token directly. Both start at zero, so a network they are added to begins as the same function.
-A conditioned model carries c_t in its state, as a (1, B, 1) id beside the layers' (h, c).
 Cells: `lstm`, `gru`, `rnn` use torch's fused modules (cuDNN on GPU); `scratch_lstm` writes the
 gates out and matches nn.LSTM weight for weight; `peephole_lstm` adds Gers & Schmidhuber's
 peepholes from the cell state to the gates. Knows nothing about music or files.
@@ -29,8 +24,7 @@ from composer.errors import InputError
 CELLS = ("lstm", "gru", "rnn", "scratch_lstm", "peephole_lstm")
 
 # A recurrent state: (h, c) for the LSTM family, h alone for gru/rnn; each (layers, B, hidden).
-# A conditioned model appends its condition id (1, B, 1): (h, c, cond) or (h, cond).
-State = Tensor | tuple[Tensor, ...]
+State = Tensor | tuple[Tensor, Tensor]
 
 
 @dataclass(frozen=True)
@@ -47,7 +41,6 @@ class ModelConfig:
     hidden: int = 512
     dropout: float = 0.2
     tie_weights: bool = False
-    condition_ids: tuple[int, ...] = ()  # tokens that set c_t for every later step (the TYPE tokens); () = none
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -58,9 +51,6 @@ class ModelConfig:
             raise InputError("vocab_size, layers, emb and hidden must be positive")
         if not 0.0 <= self.dropout < 1.0:
             raise InputError(f"dropout must be in [0, 1), not {self.dropout}")
-        ids = self.condition_ids
-        if len(set(ids)) != len(ids) or any(not 0 <= i < self.vocab_size for i in ids):
-            raise InputError(f"condition_ids must be distinct ids below vocab_size {self.vocab_size}")
 
 
 class ScratchLSTM(nn.Module):
@@ -144,14 +134,6 @@ class Model(nn.Module):
         self.head = nn.Linear(cfg.hidden, cfg.vocab_size)
         if cfg.tie_weights:
             self.head.weight = self.embed.weight  # (V, emb) shared; emb == hidden
-        if cfg.condition_ids:  # row 0 of C_in, C_out is "no condition yet" and stays zero
-            self.cond_in = nn.Embedding(len(cfg.condition_ids) + 1, cfg.emb, padding_idx=0)
-            self.cond_out = nn.Embedding(len(cfg.condition_ids) + 1, cfg.hidden, padding_idx=0)
-            nn.init.zeros_(self.cond_in.weight)
-            nn.init.zeros_(self.cond_out.weight)
-            code = torch.zeros(cfg.vocab_size, dtype=torch.long)
-            code[list(cfg.condition_ids)] = torch.arange(1, len(cfg.condition_ids) + 1)
-            self.register_buffer("cond_code", code, persistent=False)  # id → its condition (0: sets none)
 
     @property
     def is_lstm(self) -> bool:
@@ -161,10 +143,7 @@ class Model(nn.Module):
     def init_state(self, batch: int, device: torch.device | str = "cpu") -> State:
         """The all-zero state for `batch` rows."""
         zeros = torch.zeros(self.config.layers, batch, self.config.hidden, device=device)
-        rnn = (zeros, zeros.clone()) if self.is_lstm else zeros
-        if not self.config.condition_ids:
-            return rnn
-        return _with_condition(rnn, torch.zeros(1, batch, 1, dtype=torch.long, device=device))
+        return (zeros, zeros.clone()) if self.is_lstm else zeros
 
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """ids (B, T) → logits (B, T, V) and the state after the last step."""
@@ -172,38 +151,14 @@ class Model(nn.Module):
         return self.head(self.drop(y)), state  # (B, T, V)
 
     def hidden_states(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """ids (B, T) → y_t (B, T, hidden), what the head reads and the cache keys on: the top layer's h_t
-        (plus C_out[c_t] when conditioned)."""
+        """ids (B, T) → the top layer's outputs h_t (B, T, hidden), before the head; what the cache keys on."""
         if state is None:
             state = self.init_state(ids.size(0), ids.device)
-        if not self.config.condition_ids:
-            return self.rnn(self.embed(ids), state)
-        rnn, carried = _split_condition(state)
-        cond = self.conditions(ids, carried)  # (B, T)
-        h, rnn = self.rnn(self.embed(ids) + self.cond_in(cond), rnn)
-        return h + self.cond_out(cond), _with_condition(rnn, cond[:, -1:].T.unsqueeze(-1))
-
-    def conditions(self, ids: Tensor, carried: Tensor) -> Tensor:
-        """c_t for ids (B, T): the condition of the latest condition token at or before t, else `carried` (B,)."""
-        code = self.cond_code[ids]  # (B, T), 0 where the token sets no condition
-        t = torch.arange(ids.size(1), device=ids.device).expand_as(ids)
-        latest = torch.where(code > 0, t, -1).cummax(dim=1).values  # index of the latest condition token, or -1
-        return torch.where(latest >= 0, code.gather(1, latest.clamp(min=0)), carried.unsqueeze(1))
+        return self.rnn(self.embed(ids), state)
 
     def num_parameters(self) -> int:
         """Trainable weights, a tied matrix counted once."""
         return sum(p.numel() for p in self.parameters())
-
-
-def _split_condition(state: tuple[Tensor, ...]) -> tuple[State, Tensor]:
-    """(the layers' state, the condition ids (B,)) of a conditioned model's state."""
-    *rnn, cond = state
-    return (tuple(rnn) if len(rnn) > 1 else rnn[0]), cond[0, :, 0]
-
-
-def _with_condition(rnn: State, cond: Tensor) -> tuple[Tensor, ...]:
-    """A conditioned model's state: the layers' state with the condition ids (1, B, 1) appended."""
-    return (*rnn, cond) if isinstance(rnn, tuple) else (rnn, cond)
 
 
 def repeat_state(state: State, n: int) -> State:

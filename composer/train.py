@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from composer.checkpoint import (
     Checkpoint,
+    build_model,
     check_tokenizer,
     load_checkpoint,
     restore_rng,
@@ -68,14 +69,10 @@ class TrainConfig:
     max_steps: int | None = None
     log_every: int = 50
     fit_cache: bool = True  # at the end, fit best.pt's neural cache on training pieces (composer.cache)
-    condition_lr: float | None = None  # peak lr of the condition's weights (cond_*); None: lr. Added by a
-    # warm start at zero, they must travel much further than the trained weights, and Adam moves ~lr a step.
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.lr <= 0 or self.log_every < 1 or self.checkpoint_every_steps < 1:
             raise ValueError("epochs, lr, log_every and checkpoint_every_steps must be positive")
-        if self.condition_lr is not None and self.condition_lr <= 0:
-            raise ValueError(f"condition_lr must be positive, not {self.condition_lr}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"min_lr_ratio must be in [0, 1], not {self.min_lr_ratio}")
 
@@ -100,16 +97,6 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     return torch.device(name)
-
-
-def _param_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
-    """AdamW's groups: the condition's weights (named cond_*) at condition_lr when it is set, the rest at lr."""
-    named = list(model.named_parameters())
-    cond = [p for n, p in named if n.startswith("cond_")]
-    if config.condition_lr is None or not cond:
-        return [{"params": [p for _, p in named]}]
-    return [{"params": [p for n, p in named if not n.startswith("cond_")]},
-            {"params": cond, "lr": config.condition_lr}]
 
 
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
@@ -174,8 +161,8 @@ class Trainer:
         self.model = model.to(self.device)
         self.amp = config.amp and self.device.type == "cuda"
         self.net: torch.nn.Module = self.model
-        self.optimizer = torch.optim.AdamW(_param_groups(self.model, config), lr=config.lr,
-                                           weight_decay=config.weight_decay, fused=self.device.type == "cuda" or None)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                           fused=self.device.type == "cuda" or None)
         self.total_steps = config.epochs * data.steps_per_epoch
         warmup = min(config.warmup_steps, self.total_steps // 5)  # a short run still reaches the peak lr
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -394,10 +381,8 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
           init: str | Path | None = None) -> FitResult:
     """Start a run in `run_dir` on the corpus at `data_dir`; refuses a folder holding a run unless `force`.
 
-    `model_overrides` are ModelConfig fields (vocab_size comes from the corpus), and `condition`: the token
-    kind every step is conditioned on ("TYPE" by default where the vocabulary has it; "none"). `init`
-    warm-starts from a checkpoint's weights (fine-tuning: its network, only dropout may change and a
-    condition be added; a fresh optimizer and schedule).
+    `model_overrides` are ModelConfig fields (vocab_size comes from the corpus). `init` warm-starts from a
+    checkpoint's weights (fine-tuning: its network, only dropout may change; a fresh optimizer and schedule).
     `callbacks=None` adds the preview writer (seed-tune continuations as MIDI)."""
     from composer.data import DataConfig, load_data
     from composer.errors import InputError, OutputError
@@ -414,16 +399,12 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
             (run_dir / name).unlink(missing_ok=True)
     extra: dict[str, Any] = {"data_dir": str(Path(data_dir).resolve())}
     torch.manual_seed(config.seed)
-    overrides = dict(model_overrides or {})
-    condition = overrides.pop("condition", None)
-    if condition is not None or init is None:
-        overrides["condition_ids"] = condition_ids(data.tokenizer, condition)
     if init is not None:
         start = load_checkpoint(init)
-        model, extra["init_from"] = _warm_start(start, data, overrides), _provenance(start)
+        model, extra["init_from"] = _warm_start(start, data, model_overrides or {}), _provenance(start)
     else:
         try:
-            model = Model(ModelConfig(vocab_size=data.vocab_size, **overrides))
+            model = Model(ModelConfig(vocab_size=data.vocab_size, **(model_overrides or {})))
         except (TypeError, ValueError) as e:
             raise InputError(f"bad model option: {e}") from None
     trainer = Trainer(model, data, config, run_dir, progress=progress,
@@ -431,41 +412,19 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
     return _with_cache(trainer.fit(), trainer)
 
 
-def condition_ids(tokenizer: Any, kind: str | None) -> tuple[int, ...]:
-    """Ids of the tokens of `kind` that condition every step; None: "TYPE" where the vocabulary has it."""
-    from composer.errors import InputError
-
-    table = tokenizer.table
-    if kind is None:
-        kind = "TYPE" if "TYPE" in table.offsets else "none"
-    if kind == "none":
-        return ()
-    if kind not in table.offsets:
-        raise InputError(f"the {tokenizer.name} vocabulary has no {kind} tokens to condition on")
-    return tuple(int(i) for i in table.ids_of(kind))
-
-
 def _warm_start(ckpt: Checkpoint, data: TrainData, overrides: dict[str, Any]) -> torch.nn.Module:
-    """The checkpoint's network with its weights, for data tokenized the same way; only dropout may change,
-    and a condition may be added to a network without one (its embedding starts at zero: the same function)."""
+    """The checkpoint's network with its weights, for data tokenized the same way; only dropout may change."""
     import dataclasses
 
     from composer.errors import InputError
-    from composer.model import Model
 
     check_tokenizer(ckpt, data.tokenizer, data.corpus.root)
-    old = ckpt.model_config
-    overrides = {k: v for k, v in overrides.items() if getattr(old, k) != v}
-    fixed = sorted(set(overrides) - {"dropout", "condition_ids"})
+    fixed = sorted(set(overrides) - {"dropout"})
     if fixed:
         raise InputError(f"--init keeps the network of {ckpt.path}; drop {', '.join('--' + k for k in fixed)}")
-    if "condition_ids" in overrides and old.condition_ids:
-        raise InputError(f"--init: {ckpt.path} is conditioned already and keeps its condition; drop --condition")
-    model = Model(dataclasses.replace(old, **overrides))
-    missing, unexpected = model.load_state_dict(ckpt.model_state, strict=False)
-    if unexpected or set(missing) - {"cond_in.weight", "cond_out.weight"}:
-        raise InputError(f"--init: the weights of {ckpt.path} do not fit its model config")
-    return model.train()
+    if "dropout" in overrides:
+        ckpt = dataclasses.replace(ckpt, model_config=dataclasses.replace(ckpt.model_config, dropout=overrides["dropout"]))
+    return build_model(ckpt).train()
 
 
 def _provenance(ckpt: Checkpoint) -> dict[str, Any]:

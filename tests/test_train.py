@@ -6,7 +6,6 @@ import json
 import math
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,12 +13,11 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 from corpus_helpers import small_tokenizer, synthetic_pieces, write_corpus
 
-from composer.checkpoint import build_model, load_checkpoint
+from composer.checkpoint import load_checkpoint
 from composer.cli import main
 from composer.data import DataConfig, load_data
 from composer.errors import InputError, OutputError
@@ -344,45 +342,3 @@ def test_init_fine_tunes_from_a_checkpoints_weights_and_records_where_they_came_
     with pytest.raises(InputError, match="--init keeps the network"):
         train(corpus, tmp_path / "bad", {"hidden": 32}, DATA, TrainConfig(**FAST), progress=False, callbacks=[],
               init=start)
-
-
-def test_init_adds_a_type_condition_that_starts_as_the_same_network_and_learns(tmp_path, oneills_paths):
-    """Real O'Neill tunes: a fresh run conditions on TYPE; --init --condition TYPE grows a plain network."""
-    from composer.corpus import tokenize_corpus
-    from composer.tokenize import Tokenizer
-
-    tok = Tokenizer.create("metric")
-    types = tok.table.ids_of("TYPE")
-    folder = tmp_path / "abc"
-    folder.mkdir()
-    for p in oneills_paths:
-        if p.name in ("0626-0635.abc", "0721-0730.abc"):
-            shutil.copy(p, folder / p.name)
-    corpus = tmp_path / "metric"
-    tokenize_corpus([folder], tok, corpus, workers=1, progress=False)
-    fresh = train(corpus, tmp_path / "fresh", MODEL, DATA, TrainConfig(**{**FAST, "epochs": 1}), progress=False,
-                  callbacks=[])
-    assert load_checkpoint(Path(fresh.run_dir) / "best.pt").model_config.condition_ids == tuple(types)
-    plain = train(corpus, tmp_path / "plain", {**MODEL, "condition": "none"}, DATA, TrainConfig(**FAST),
-                  progress=False, callbacks=[])
-    start = load_checkpoint(Path(plain.run_dir) / "best.pt")
-    assert start.model_config.condition_ids == ()
-    data = load_data(corpus, DATA)
-    grown = _warm_start(start, data, {"condition_ids": tuple(int(i) for i in types)}).eval()
-    was = build_model(start)
-    x = torch.as_tensor(np.asarray(data.corpus.piece(0)[:40], dtype=np.int64))[None]
-    assert set(x[0].tolist()) & set(types.tolist())
-    assert torch.equal(grown(x)[0], was(x)[0])
-    fine = train(corpus, tmp_path / "fine", {"condition": "TYPE"}, DATA,
-                 TrainConfig(**{**FAST, "epochs": 1, "lr": 1e-4, "condition_lr": 1e-2}), progress=False,
-                 callbacks=[], init=Path(plain.run_dir) / "best.pt")
-    tuned = load_checkpoint(Path(fine.run_dir) / "last.pt")
-    moved = {k: (tuned.model_state[k] - start.model_state[k]).abs().max().item() for k in start.model_state}
-    cond = tuned.model_state["cond_in.weight"].abs().max().item()
-    assert cond > 5 * max(moved.values()), (cond, moved)  # the new weights took the larger learning rate
-    with pytest.raises(InputError, match="conditioned already"):
-        train(corpus, tmp_path / "again", {"condition": "none"}, DATA, TrainConfig(**FAST), progress=False,
-              callbacks=[], init=Path(fine.run_dir) / "last.pt")
-    with pytest.raises(InputError, match="no VELOCITY_X tokens"):
-        train(corpus, tmp_path / "bad", {"condition": "VELOCITY_X"}, DATA, TrainConfig(**FAST), progress=False,
-              callbacks=[])
