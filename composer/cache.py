@@ -201,7 +201,7 @@ def fit_checkpoint_cache(checkpoint: str | Path, data_dir: str | Path, out: str 
                          window: int = 512, seed: int = 0, device: str | torch.device = "cpu",
                          force: bool = False) -> tuple[Path, CacheFit]:
     """Fit a checkpoint's cache on training pieces of the corpus it was trained on; write the result to `out`."""
-    from composer.checkpoint import build_model, check_tokenizer, load_checkpoint, save_with_cache
+    from composer.checkpoint import build_model, check_tokenizer, load_checkpoint, update_checkpoint
     from composer.data import open_corpus
 
     ckpt = load_checkpoint(checkpoint, map_location=device)
@@ -209,7 +209,9 @@ def fit_checkpoint_cache(checkpoint: str | Path, data_dir: str | Path, out: str 
     check_tokenizer(ckpt, corpus.tokenizer, data_dir)
     train_ids, _ = corpus.split(ckpt.data_config)
     fit = fit_on_corpus(build_model(ckpt, device), corpus, train_ids, window, n_pieces, seed, device)
-    return save_with_cache(checkpoint, out, fit.config, extra={"cache_fit": fit_record(fit)}, force=force), fit
+    path = update_checkpoint(checkpoint, out, configs={"cache": fit.config}, extra={"cache_fit": fit_record(fit)},
+                             force=force)
+    return path, fit
 
 
 def fit_record(fit: CacheFit) -> dict[str, float | int]:

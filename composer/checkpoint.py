@@ -27,6 +27,7 @@ from composer.data import DataConfig
 from composer.errors import CheckpointError, ComposerError, OutputError
 from composer.files import atomic_write_bytes
 from composer.model import Model, ModelConfig
+from composer.probe import ProbeConfig, TypeProbe
 from composer.tokenize.base import Tokenizer
 
 FORMAT = "composer-checkpoint"
@@ -53,6 +54,7 @@ class Checkpoint:
     composer_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     cache_config: CacheConfig = CacheConfig()  # off unless fit (`composer fit-cache`, or at the end of training)
+    probe: TypeProbe | None = None  # the type judge of drafts, once fit (`composer fit-probe`)
 
 
 def capture_rng() -> dict[str, Any]:
@@ -83,7 +85,7 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_config: M
                     data_config: DataConfig, tokenizer: Tokenizer, optimizer: torch.optim.Optimizer | None = None,
                     scheduler: Any = None, step: int = 0, epoch: int = 0, step_in_epoch: int = 0,
                     best_val_loss: float | None = None, extra: dict[str, Any] | None = None,
-                    cache_config: CacheConfig = CacheConfig()) -> Path:
+                    cache_config: CacheConfig = CacheConfig(), probe: TypeProbe | None = None) -> Path:
     """Write everything needed to resume training or to sample, atomically, to `path`."""
     model = getattr(model, "module", model)  # a DistributedDataParallel wrapper saves its inner model
     payload = {
@@ -99,9 +101,11 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_config: M
         "step_in_epoch": int(step_in_epoch),
         "best_val_loss": None if best_val_loss is None else float(best_val_loss),
         "configs": {"model": _config_dict(model_config), "train": _config_dict(train_config),
-                    "data": _config_dict(data_config), "cache": _config_dict(cache_config)},
+                    "data": _config_dict(data_config), "cache": _config_dict(cache_config),
+                    "probe": _config_dict(probe.config if probe is not None else ProbeConfig())},
         "tokenizer": tokenizer.to_dict(),
         "extra": dict(extra or {}),
+        "probe": probe.state() if probe is not None else None,
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
@@ -125,6 +129,19 @@ def _config_from(cls: type, data: Any, path: Path) -> Any:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"bad {cls.__name__} in the checkpoint: {e}", path) from None
+
+
+def _probe_from(config: Any, state: Any, path: Path) -> TypeProbe | None:
+    """The checkpoint's type probe, or None where it has none (older checkpoints, or never fit)."""
+    probe_config = _config_from(ProbeConfig, config, path)
+    if not probe_config.enabled:
+        return None
+    if not isinstance(state, dict) or not {"weight", "bias"} <= set(state):
+        raise CheckpointError("names a type probe but lacks its weights", path)
+    try:
+        return TypeProbe(probe_config, state["weight"], state["bias"])
+    except ComposerError as e:
+        raise CheckpointError(f"bad type probe: {e.problem}", path) from None
 
 
 def _read(path: Path, map_location: Any) -> dict[str, Any]:
@@ -181,6 +198,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Checkpoint:
             composer_version=str(payload.get("composer_version", "")),
             extra=dict(payload.get("extra") or {}),
             cache_config=_config_from(CacheConfig, configs.get("cache", {}), path),
+            probe=_probe_from(configs.get("probe", {}), payload.get("probe"), path),
         )
     except CheckpointError:
         raise
@@ -224,17 +242,20 @@ def export_checkpoint(src: str | Path, dst: str | Path, *, extra: dict[str, Any]
     return save_checkpoint(dst, model=model, model_config=ckpt.model_config, train_config=ckpt.train_config,
                            data_config=ckpt.data_config, tokenizer=ckpt.tokenizer, step=ckpt.step,
                            epoch=ckpt.epoch, best_val_loss=ckpt.best_val_loss, cache_config=ckpt.cache_config,
-                           extra={**ckpt.extra, **(extra or {}), "exported_from": str(src)})
+                           probe=ckpt.probe, extra={**ckpt.extra, **(extra or {}), "exported_from": str(src)})
 
 
-def save_with_cache(src: str | Path, dst: str | Path, cache: CacheConfig, *, extra: dict[str, Any] | None = None,
-                    force: bool = False) -> Path:
-    """`src` written to `dst` with its cache set to `cache`, everything else (optimizer, RNG…) kept as it was."""
+def update_checkpoint(src: str | Path, dst: str | Path, *, configs: dict[str, Any] | None = None,
+                      parts: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+                      force: bool = False) -> Path:
+    """`src` written to `dst` with some configs (e.g. "cache") and top-level parts (e.g. "probe") replaced
+    and `extra` merged in; everything else (weights, optimizer, RNG…) kept as it was."""
     src, dst = Path(src), Path(dst)
     if not force and dst.exists():
         raise OutputError("already exists; pass --force to replace it", dst)
     payload = _read(src, "cpu")
-    payload["configs"] = {**payload["configs"], "cache": _config_dict(cache)}
+    payload["configs"] = {**payload["configs"], **{k: _config_dict(v) for k, v in (configs or {}).items()}}
+    payload.update(parts or {})
     payload["extra"] = {**(payload.get("extra") or {}), **(extra or {})}
     buffer = io.BytesIO()
     torch.save(payload, buffer)

@@ -85,6 +85,8 @@ def compose(
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="Model (default: the shipped one).")] = None,
     rng_seed: Annotated[int | None, typer.Option("--rng-seed", help="Same seed, same music.")] = None,
     continuation_only: Annotated[bool, typer.Option("--continuation-only", help="Leave the seed out of the output.")] = False,
+    drafts: Annotated[int | None, typer.Option("--drafts", help="With --type: drafts per variation, the likeliest of "
+                                               "that type kept (default: the checkpoint's, 4; 1: off).")] = None,
 ) -> None:
     """Compose new music from a seed tune (or from a tune type/key/meter alone) and write it to listen to."""
     from composer.sample import DEFAULT_SEED, Composer, compose_to_folder
@@ -93,7 +95,7 @@ def compose(
     result = compose_to_folder(
         Composer.load(checkpoint), out, seed=chosen, wav=wav, png=png, html=html, n=n, bars=bars,
         temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type, key=key, meter=meter,
-        rng_seed=rng_seed, include_seed=not continuation_only)
+        rng_seed=rng_seed, include_seed=not continuation_only, drafts=drafts)
     typer.echo(f"wrote {len(result.pieces)} variation(s) into {result.folder}/")
     for piece in result.pieces:
         files = [p for p in (piece.midi, piece.wav, piece.png) if p]
@@ -131,6 +133,8 @@ def evaluate_command(
     classifier: Annotated[Path | None, typer.Option("--classifier", help="A tune-type classifier from `composer classify train`.")] = None,
     temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature of the composed sets "
                                                "(`compose` uses 0.9).")] = 1.0,
+    drafts: Annotated[int | None, typer.Option("--drafts", help="Drafts per piece asked for by type (default: the "
+                                               "checkpoint's probe; 1: off).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Report folder (default: a new runs/eval-… folder).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty --out folder.")] = False,
 ) -> None:
@@ -141,7 +145,7 @@ def evaluate_command(
     if generated is not None or reference is not None:
         if generated is None or reference is None or checkpoint is not None:
             raise InputError("compare mode takes --generated and --reference (and no CHECKPOINT DATA arguments)")
-        config = run.GenerateConfig(n=n, temperature=temperature)
+        config = run.GenerateConfig(n=n, temperature=temperature, drafts=drafts)
         done = run.evaluate_generated(generated, reference, out, classifier, config, force=force)
         typer.echo(done["result"].to_table())
         for line in run.summary_lines(done["summary"]):
@@ -296,6 +300,26 @@ def _cache_line(fit) -> str:
             f"{c.window}; their NLL {fit.nll_without:.4f} → {fit.nll_with:.4f} nats/token")
 
 
+@app.command("fit-probe")
+def fit_probe_command(
+    checkpoint: Annotated[Path, typer.Argument(help="A .pt checkpoint.")],
+    data: Annotated[Path, typer.Argument(help="The corpus folder it was trained on; its training split names the types.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the checkpoint with its probe.")],
+    drafts: Annotated[int, typer.Option(help="Drafts per piece asked for by type, by default.")] = 4,
+    also: Annotated[bool, typer.Option("--also", help="Learn the types from the run's --also corpora too.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Fit the tune-type probe that picks, of several drafts, the one most like the asked type."""
+    from composer.probe import ProbeConfig, fit_checkpoint_probe
+
+    path, fit = fit_checkpoint_probe(checkpoint, data, out, config=ProbeConfig(drafts=drafts), also=also,
+                                     force=force)
+    held = f"{fit.val_accuracy:.3f} on {fit.n_val} held-out pieces" if fit.val_accuracy is not None else "no held-out pieces"
+    typer.echo(f"probe fit on {sum(fit.counts.values())} training pieces "
+               f"({', '.join(f'{t} {k}' for t, k in fit.counts.items())}): accuracy {fit.train_accuracy:.3f}, {held}")
+    typer.echo(f"wrote {path}")
+
+
 @app.command()
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A .pt file written by `composer train` (e.g. RUN/best.pt).")],
@@ -326,7 +350,9 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="A .pt file written by 
         typer.echo(f"best val    loss {ck.best_val_loss:.4f} nats/token, perplexity {math.exp(ck.best_val_loss):.3f}, "
                    f"{ck.best_val_loss / math.log(2):.3f} bits/token")
     for label, config in (("model", ck.model_config), ("data", ck.data_config), ("train", ck.train_config),
-                          ("cache", ck.cache_config)):
+                          ("cache", ck.cache_config), ("probe", ck.probe.config if ck.probe else None)):
+        if config is None:
+            continue
         typer.echo(f"{label:<11} " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     if ck.extra.get("data_dir"):
         typer.echo(f"trained on  {ck.extra['data_dir']}")

@@ -2,6 +2,8 @@
 
 The seed runs through the network once; every new token is one step with the state carried. `n`
 variations are one batch. Header tokens (meter, key, tune type) are forced where the user asks.
+Asked for a tune type that the checkpoint's probe knows (`composer.probe`), it samples `drafts`
+pieces per piece returned and keeps the one the probe finds most like that type.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from composer.cache import CacheConfig, kind_index
 from composer.errors import CheckpointError, InputError
 from composer.model import Model
+from composer.probe import TypeProbe, best_drafts
 from composer.sampling import SampleConfig, sample_tokens
 from composer.score import Score, key_name_to_signature
 from composer.tokenize.base import BOS, EOS, Tokenizer
@@ -42,11 +45,12 @@ class Composer:
     """A trained model and its tokenizer, ready to compose; `.model` and `.tokenizer` are public."""
 
     def __init__(self, model: Model, tokenizer: Tokenizer, device: str | torch.device = "cpu",
-                 cache: CacheConfig = CacheConfig()) -> None:
+                 cache: CacheConfig = CacheConfig(), probe: TypeProbe | None = None) -> None:
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.cache = cache
+        self.probe = probe
         self.cache_groups = kind_index(tokenizer.table.kind_array())  # the cache chooses within a token kind
 
     @classmethod
@@ -60,7 +64,7 @@ class Composer:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         ckpt = load_checkpoint(path, map_location=device)
-        return cls(build_model(ckpt, device), ckpt.tokenizer, device, ckpt.cache_config)
+        return cls(build_model(ckpt, device), ckpt.tokenizer, device, ckpt.cache_config, ckpt.probe)
 
     # --- seeds -------------------------------------------------------------------------------
     def seed(self, seed: str | Path | Score | list[int] | np.ndarray | None, *, key: str | None = None,
@@ -120,15 +124,17 @@ class Composer:
     def compose(self, seed: Any = None, n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
                 seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
-                meter: str | None = None, rng_seed: int | None = None, include_seed: bool = True) -> list[Score]:
+                meter: str | None = None, rng_seed: int | None = None, include_seed: bool = True,
+                drafts: int | None = None) -> list[Score]:
         """`n` new pieces continuing `seed` (or from the header alone), as Scores.
 
         Length: `bars` new bars (metric), or `seconds` of music (performance), capped by `max_tokens`.
+        `drafts` per piece for an asked `tune_type` (None: the probe's default; 1: no choosing).
         Each Score's metadata holds `seed_end_tick`, where the seed stops and new music begins."""
         prefix = self.seed(seed, key=key, tune_type=tune_type, meter=meter)
         rows = self.compose_ids(prefix.ids, n=n, bars=bars, max_tokens=max_tokens, seconds=seconds,
                                 temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type,
-                                key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None)
+                                key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None, drafts=drafts)
         seed_end = _seed_end_tick(self.tokenizer, prefix.ids)
         scores = []
         for i, ids in enumerate(rows, start=1):
@@ -143,10 +149,15 @@ class Composer:
     def compose_ids(self, prefix: list[int], n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
                     seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                     top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
-                    meter: str | None = None, rng_seed: int | None = None, seeded: bool = True) -> list[list[int]]:
+                    meter: str | None = None, rng_seed: int | None = None, seeded: bool = True,
+                    drafts: int | None = None) -> list[list[int]]:
         """Token rows: `prefix` followed by its sampled continuation, each ending in EOS."""
         if n < 1:
             raise InputError(f"n must be at least 1, not {n}")
+        if drafts is not None and drafts < 1:
+            raise InputError(f"drafts must be at least 1, not {drafts}")
+        judged = self.probe is not None and self.probe.knows(tune_type)
+        drafts = (drafts or self.probe.config.drafts) if judged else 1
         generator = torch.Generator(device=self.device)
         generator.manual_seed(rng_seed if rng_seed is not None else int(torch.randint(0, 2**31, ()).item()))
         groups: list[tuple[list[int], list[int | None] | None, int]] = [(prefix, None, n)]
@@ -157,7 +168,11 @@ class Composer:
         config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p)
         rows: list[list[int]] = []
         for start, forced, k in groups:
-            rows += self._sample_rows(start, forced, k, bars, max_tokens, seconds, config, generator)
+            batch = self._sample_rows(start, forced, k * drafts, bars, max_tokens, seconds, config, generator)
+            if drafts > 1:
+                likely = self.probe.log_probs(self.model, self.tokenizer, batch)[:, self.probe.config.types.index(tune_type)]
+                batch = [batch[i] for i in best_drafts(likely, drafts)]
+            rows += batch
         return rows
 
     def _sample_rows(self, prefix: list[int], forced: list[int | None] | None, n: int, bars: int | None,

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from composer.cache import CacheConfig, CacheMemory, cache_weights, fit_cache, kind_index, mix_sequence
-from composer.checkpoint import load_checkpoint, save_with_cache
+from composer.checkpoint import load_checkpoint, update_checkpoint
 from composer.errors import InputError, OutputError
 from composer.evaluate.likelihood import token_nll
 from composer.sample import DEFAULT_CHECKPOINT, Composer
@@ -122,12 +122,13 @@ def test_a_strong_cache_makes_a_continuation_repeat_its_seed(default: Composer) 
 
 
 def test_a_checkpoint_keeps_its_cache_and_is_not_overwritten_unasked(tmp_path: Path) -> None:
-    out = save_with_cache(DEFAULT_CHECKPOINT, tmp_path / "c.pt", CacheConfig(0.3, 0.2, 64), extra={"note": 1})
+    out = update_checkpoint(DEFAULT_CHECKPOINT, tmp_path / "c.pt", configs={"cache": CacheConfig(0.3, 0.2, 64)},
+                            extra={"note": 1})
     ckpt = load_checkpoint(out)
     assert ckpt.cache_config == CacheConfig(0.3, 0.2, 64) and ckpt.extra["note"] == 1
     assert ckpt.model_state.keys() == load_checkpoint(DEFAULT_CHECKPOINT).model_state.keys()
     with pytest.raises(OutputError):
-        save_with_cache(DEFAULT_CHECKPOINT, out, CacheConfig())
+        update_checkpoint(DEFAULT_CHECKPOINT, out, configs={"cache": CacheConfig()})
 
 
 def test_cli_fit_cache_writes_a_new_checkpoint_and_never_overwrites_unasked(tmp_path: Path, capsys) -> None:

@@ -29,13 +29,15 @@ MAX_BATCH = 50
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """How a checkpoint composes the generated set: count, length, temperature, batch size, asked type."""
+    """How a checkpoint composes the generated set: count, length, temperature, batch size, asked type, and
+    drafts per piece asked by type (None: the checkpoint's probe default; 1: no choosing)."""
 
     n: int = 100
     bars: int = 16
     temperature: float = 1.0
     batch: int = MAX_BATCH
     conditioned_type: str = "reel"
+    drafts: int | None = None
 
 
 def default_out(kind: str) -> Path:
@@ -120,7 +122,7 @@ def compose_set(composer: Any, plan: list[tuple[str | None, int]], config: Gener
     for tune_type, k in plan:
         for s in range(0, k, config.batch):
             batch = composer.compose(n=min(config.batch, k - s), bars=config.bars, temperature=config.temperature,
-                                     tune_type=tune_type)
+                                     tune_type=tune_type, drafts=config.drafts)
             out += [score.replace(metadata={**score.metadata, "asked_type": tune_type}) for score in batch]
     return out
 
@@ -156,6 +158,7 @@ def evaluate_generated(generated: str | Path, reference: str | Path, out: str | 
     summary: dict[str, Any] = {
         "generated": str(generated), "reference": str(reference), "n_generated": len(gen), "n_reference": len(ref),
         "compose_seconds": round(compose_seconds, 1), "temperature": config.temperature if composer else None,
+        "drafts": _drafts(composer, config),
         "mean_overlap": result.mean_overlap,
         "mean_overlap_generated": result.mean_overlap_generated,
         "pitch_in_scale_delta": result.row("pitch_in_scale_rate").difference,
@@ -207,11 +210,23 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _drafts(composer: Any, config: GenerateConfig) -> int | None:
+    """Drafts per typed piece the composer used: 1 without a probe, None for music read from files."""
+    if composer is None:
+        return None
+    if composer.probe is None:
+        return 1
+    return config.drafts or composer.probe.config.drafts
+
+
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The headline figures of `evaluate_generated`, one per line."""
     lines = [f"{summary['n_generated']} generated vs {summary['n_reference']} reference pieces; mean overlap area "
              f"{summary['mean_overlap']:.3f} (reference intra vs inter), {summary['mean_overlap_generated']:.3f} "
              f"(generated intra vs inter); pitch-in-scale rate, generated − reference: {summary['pitch_in_scale_delta']:+.3f}"]
+    if summary.get("drafts"):
+        lines.append(f"temperature {summary['temperature']}; {summary['drafts']} draft(s) per piece asked for by type, "
+                     f"the probe's likeliest kept")
     c = summary.get("classifier")
     if c:
         if "reference_accuracy" in c:
