@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from composer.errors import InputError
+from composer.errors import InputError, OutputError
 
 if TYPE_CHECKING:
     from composer.data import TokenCorpus
@@ -204,6 +204,8 @@ def fit_checkpoint_cache(checkpoint: str | Path, data_dir: str | Path, out: str 
     from composer.checkpoint import build_model, check_tokenizer, load_checkpoint, update_checkpoint
     from composer.data import open_corpus
 
+    if not force and Path(out).exists():  # before the fit, not after it
+        raise OutputError("already exists; pass --force to replace it", out)
     ckpt = load_checkpoint(checkpoint, map_location=device)
     corpus = open_corpus(data_dir)
     check_tokenizer(ckpt, corpus.tokenizer, data_dir)
