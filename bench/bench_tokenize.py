@@ -25,7 +25,7 @@ def real_midi_files(n: int) -> list[Path]:
     """At least `n` real MIDI files: O'Neill tunes (monophonic) and Bach chorales (four voices)."""
     from music21 import corpus
 
-    from composer.corpus_build import build_bach, tunes_to_midi
+    from composer.corpus.build import build_bach, tunes_to_midi
 
     oneills = sorted(Path(p) for p in corpus.getPaths(fileExtensions=("abc",)) if "oneills1850" in str(p))
     tunes_to_midi(oneills[:6], CACHE / "oneills-midi")

@@ -12,7 +12,7 @@ import torch
 
 from composer.evaluate.classifier import load_classifier
 from composer.evaluate.run import GenerateConfig, compose_set
-from composer.sample import Composer
+from composer.generate.composer import Composer
 
 
 def main(argv: list[str]) -> None:

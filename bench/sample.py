@@ -16,10 +16,10 @@ import time
 
 import torch
 
-from composer.cache import CacheConfig
-from composer.model import Model, ModelConfig
-from composer.sample import DEFAULT_CHECKPOINT, Composer
-from composer.sampling import SampleConfig, sample_tokens
+from composer.generate.composer import DEFAULT_CHECKPOINT, Composer
+from composer.model.cache import CacheConfig
+from composer.model.network import Model, ModelConfig
+from composer.model.sampling import SampleConfig, sample_tokens
 from composer.tokenize import Tokenizer
 from composer.tokenize.grammar import grammar_for
 

@@ -26,10 +26,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from composer.data import DataConfig, load_data  # noqa: E402
-from composer.model import Model, ModelConfig  # noqa: E402
+from composer.corpus.data import DataConfig, load_data  # noqa: E402
+from composer.model.network import Model, ModelConfig  # noqa: E402
 from composer.tokenize import Tokenizer  # noqa: E402
-from composer.train import TrainConfig, Trainer, pick_device  # noqa: E402
+from composer.train.config import TrainConfig
+from composer.train.trainer import Trainer, pick_device  # noqa: E402
 
 
 def write_random_corpus(root: Path, tokenizer: Tokenizer, n_tokens: int, seed: int = 0) -> Path:

@@ -29,7 +29,7 @@ _EXPORTS = {
     "Tokenizer": "composer.tokenize",
     "tokenize_corpus": "composer.corpus",
     "CorpusReport": "composer.corpus",
-    "Composer": "composer.sample",
+    "Composer": "composer.generate.composer",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -58,7 +58,7 @@ def corpus_build(
     force: Annotated[bool, typer.Option("--force", help="seeds: rewrite MIDI files that exist.")] = False,
 ) -> None:
     """Fill a folder from music21's shipped corpus; outputs already there are kept, so it resumes."""
-    from composer.corpus_build import build
+    from composer.corpus.build import build
 
     report = build(name, out, midi=midi, force=force)
     typer.echo(report.summary())
@@ -89,7 +89,8 @@ def compose(
                                                "that type kept (default: the checkpoint's, 4; 1: off).")] = None,
 ) -> None:
     """Compose new music from a seed tune (or from a tune type/key/meter alone) and write it to listen to."""
-    from composer.sample import DEFAULT_SEED, Composer, compose_to_folder
+    from composer.generate.composer import Composer
+    from composer.render.folder import DEFAULT_SEED, compose_to_folder
 
     chosen = None if no_seed else (seed or (DEFAULT_SEED if tune_type is None and meter is None and key is None else None))
     result = compose_to_folder(
@@ -233,9 +234,9 @@ def train_command(
     import dataclasses
     import os
 
-    from composer import train as training
-    from composer.data import DataConfig
+    from composer.corpus.data import DataConfig
     from composer.errors import InputError
+    from composer.train import run as training
 
     given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731
     model_opts = given(cell=cell, layers=layers, hidden=hidden, emb=emb, dropout=dropout)
@@ -287,7 +288,7 @@ def fit_cache_command(
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Fit a checkpoint's neural cache (copying from earlier in the piece) — `composer train` does this for best.pt."""
-    from composer.cache import fit_checkpoint_cache
+    from composer.train.fit import fit_checkpoint_cache
 
     path, fit = fit_checkpoint_cache(checkpoint, data, out, n_pieces=pieces, window=window, force=force)
     typer.echo(_cache_line(fit))
@@ -310,7 +311,8 @@ def fit_probe_command(
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Fit the tune-type probe that picks, of several drafts, the one most like the asked type."""
-    from composer.probe import ProbeConfig, fit_checkpoint_probe
+    from composer.model.probe import ProbeConfig
+    from composer.train.fit import fit_checkpoint_probe
 
     path, fit = fit_checkpoint_probe(checkpoint, data, out, config=ProbeConfig(drafts=drafts), also=also,
                                      force=force)
@@ -327,7 +329,7 @@ def export(
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Write a sampling-only copy of a checkpoint (no optimizer state): what ships as checkpoints/default.pt."""
-    from composer.checkpoint import export_checkpoint
+    from composer.train.checkpoint import export_checkpoint
 
     path = export_checkpoint(checkpoint, out, force=force)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
@@ -338,7 +340,7 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="A .pt file written by 
     """Print a checkpoint's configs, vocabulary, parameter count, progress and best validation loss."""
     import dataclasses
 
-    from composer.checkpoint import load_checkpoint
+    from composer.train.checkpoint import load_checkpoint
 
     ck = load_checkpoint(checkpoint)
     params = sum(t.numel() for t in ck.model_state.values())
@@ -366,9 +368,9 @@ def baseline(
     split_seed: Annotated[int | None, typer.Option(help="Seed of the piece split (as in train).")] = None,
 ) -> None:
     """Kneser-Ney n-gram perplexity on the validation pieces, per order — the bar the LSTM must clear."""
-    from composer.baseline import perplexity_by_order
-    from composer.data import DataConfig, open_corpus
+    from composer.corpus.data import DataConfig, open_corpus
     from composer.errors import InputError
+    from composer.evaluate.baseline import perplexity_by_order
 
     try:
         lo, _, hi = orders.partition("-")

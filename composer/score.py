@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from composer.errors import InputError
+
 DEFAULT_TPQ = 480
 DEFAULT_QPM = 120.0
 
@@ -186,8 +188,6 @@ def pitch_name(pitch: int) -> str:
 
 def key_name_to_signature(name: str, tick: int = 0) -> KeySignature:
     """Parse 'D', 'Dmaj', 'E minor', 'Ador', 'G mixolydian', 'F#m' into a KeySignature."""
-    from composer.errors import InputError
-
     text = name.strip()
     if not text or text[0].upper() not in "ABCDEFG":
         raise InputError(f"unknown key {name!r}: expected a tonic A–G, e.g. 'D', 'Ador', 'E minor'")

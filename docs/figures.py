@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 from composer.files import atomic_write_bytes
-from composer.pianoroll import piano_roll_png
-from composer.sample import Composer
+from composer.generate.composer import Composer
+from composer.render.pianoroll import piano_roll_png
 
 IMG = Path(__file__).resolve().parent / "img"
 SEEDS = Path(__file__).resolve().parent.parent / "midi_corpus" / "seeds"

@@ -78,9 +78,9 @@ def test_corpus_build_seeds_writes_midi(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("command", "target", "hint"), [
-    (["compose", "--no-wav"], "composer.sample.compose_to_folder", "run the same command again to resume"),
+    (["compose", "--no-wav"], "composer.render.folder.compose_to_folder", "run the same command again to resume"),
     (["tokenize", SEEDS, "--out", "OUT", "-q"], "composer.corpus.tokenize_corpus", "run the same command again"),
-    (["train", "DATA", "--out", "RUN"], "composer.train.train", "composer train --resume RUN_DIR"),
+    (["train", "DATA", "--out", "RUN"], "composer.train.run.train", "composer train --resume RUN_DIR"),
 ])
 def test_ctrl_c_is_one_line_and_exit_130(command, target, hint, monkeypatch, capsys):
     """typer hands a KeyboardInterrupt back as a returned 130: it must not become a silent exit 0."""

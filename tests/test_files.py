@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from corpus_helpers import small_tokenizer
 
-from composer.checkpoint import load_checkpoint, save_checkpoint
 from composer.cli import main
-from composer.data import DataConfig
+from composer.corpus.data import DataConfig
 from composer.errors import OutputError
 from composer.files import atomic_write_bytes, atomic_write_text, remove_stale_temps
-from composer.model import Model, ModelConfig
-from composer.train import TrainConfig
+from composer.model.network import Model, ModelConfig
+from composer.train.checkpoint import load_checkpoint, save_checkpoint
+from composer.train.config import TrainConfig
+from tests.corpus_helpers import small_tokenizer
 
 
 def _oserror(code: int) -> OSError:

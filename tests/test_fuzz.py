@@ -6,9 +6,10 @@ import random
 from pathlib import Path
 
 import pytest
-from fuzz_inputs import make_case, midi_file, midi_seeds, oneills_tunes, run_case, vlq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.fuzz_inputs import make_case, midi_file, midi_seeds, oneills_tunes, run_case, vlq
 
 MAX_SECONDS = 10.0  # a hang detector, not a timing claim (machines here are noisy); bench figures report the real max
 

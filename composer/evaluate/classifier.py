@@ -27,7 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from composer.errors import CheckpointError, InputError
+from composer.corpus.data import open_corpus, piece_hash, require_same_tokenizer, split_pieces
+from composer.errors import CheckpointError, InputError, OutputError
 from composer.files import atomic_write_bytes
 from composer.score import Score
 from composer.tokenize.base import EOS, PAD, Tokenizer
@@ -187,8 +188,6 @@ def piece_key(entry: dict[str, Any]) -> str:
 def _labelled(data_dirs: Sequence[str | Path],
               config: ClassifierConfig) -> tuple[Tokenizer, list[np.ndarray], list[dict[str, Any]], list[str]]:
     """The tokenizer, the pieces with a common type and their index entries (over every corpus), the types."""
-    from composer.data import open_corpus, require_same_tokenizer
-
     corpora = [open_corpus(d) for d in data_dirs]
     for corpus in corpora:
         if corpus.tokenizer.name != "metric":
@@ -232,9 +231,6 @@ def _moved(bodies: Sequence[np.ndarray], tables: np.ndarray, rng: np.random.Gene
 def train_classifier(data_dir: str | Path | Sequence[str | Path], out_path: str | Path,
                      config: ClassifierConfig = ClassifierConfig(), force: bool = False) -> ClassifierReport:
     """Train the tune-type classifier on one or more metric corpora, save it to `out_path`, report held-out accuracy."""
-    from composer.data import piece_hash, split_pieces
-    from composer.errors import OutputError
-
     if Path(out_path).exists() and not force:
         raise OutputError("already exists; pass --force to replace it", out_path)
     dirs = [data_dir] if isinstance(data_dir, str | Path) else list(data_dir)

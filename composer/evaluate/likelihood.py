@@ -5,7 +5,7 @@ split the checkpoint was trained with (its DataConfig val_fraction and split_see
 what the model was trained on (the train split plus any `also_train` corpora). A token's type is
 the kind of the TARGET token, so "pitch" asks how well each model guesses the next note's pitch.
 Per-type NLLs are means over that type's tokens; weighted by token counts they add up to the overall NLL.
-A checkpoint with a fitted cache (`composer.cache`) is scored with it, as it composes, and without it
+A checkpoint with a fitted cache (`composer.model.cache`) is scored with it, as it composes, and without it
 (column "no-cache"), so what the cache adds is on the page.
 """
 
@@ -22,9 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from composer.cache import CacheConfig, kind_index, mix_sequence
+from composer.corpus.data import open_corpus, open_extra_corpora, split_corpora, training_pieces
 from composer.errors import InputError
+from composer.evaluate.baseline import NGramModel
+from composer.model.cache import CacheConfig, kind_index, mix_sequence
 from composer.tokenize.base import PAD, Tokenizer
+from composer.train.checkpoint import build_model, check_tokenizer, load_checkpoint
 
 GROUP_OF_KIND = {"PITCH": "pitch", "DURATION": "duration", "POSITION": "position", "BAR": "bar",
                  "METER": "header", "KEY": "header", "TYPE": "header", "TEMPO": "header", "EOS": "eos"}
@@ -171,10 +174,6 @@ def group_means(losses: Sequence[np.ndarray], sequences: Sequence[np.ndarray],
 def likelihood_table(checkpoint_path: str | Path, data_dir: str | Path, orders: Iterable[int] = range(1, 11),
                      config: LikelihoodConfig = LikelihoodConfig()) -> LikelihoodReport:
     """Validation NLL of a checkpoint and of KN n-grams (fit once at the top order on the train split)."""
-    from composer.baseline import NGramModel
-    from composer.checkpoint import build_model, check_tokenizer, load_checkpoint
-    from composer.data import open_corpus, open_extra_corpora, split_corpora, training_pieces
-
     ckpt = load_checkpoint(checkpoint_path)
     corpus = open_corpus(data_dir)
     check_tokenizer(ckpt, corpus.tokenizer, data_dir)

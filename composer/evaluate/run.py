@@ -15,13 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from composer.errors import InputError
+from composer.corpus.data import DataConfig, open_corpus
+from composer.errors import InputError, OutputError
+from composer.evaluate.classifier import load_classifier, piece_key
+from composer.evaluate.compare import compare_sets
 from composer.evaluate.likelihood import LikelihoodConfig, LikelihoodReport, likelihood_table
+from composer.evaluate.report import write_report
 from composer.files import atomic_write_text, unique_path
+from composer.generate.composer import Composer
+from composer.io import load
 from composer.score import Score
+from composer.train.checkpoint import load_checkpoint
 
 if TYPE_CHECKING:
-    from composer.data import DataConfig
+    from composer.corpus.data import DataConfig
 
 MUSIC_SUFFIXES = (".mid", ".midi", ".abc", ".musicxml", ".xml", ".mxl")
 MAX_BATCH = 50
@@ -46,8 +53,6 @@ def default_out(kind: str) -> Path:
 
 
 def _check_out(out: Path, force: bool) -> None:
-    from composer.errors import OutputError
-
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise OutputError("already exists and is not empty; pass --force to write over it", out)
 
@@ -71,8 +76,6 @@ def is_corpus(path: Path) -> bool:
 
 def load_music(path: str | Path) -> list[Score]:
     """Every piece of a music file, or of the music files in a folder (recursively), in name order."""
-    from composer.io import load
-
     path = Path(path)
     if path.is_file():
         return load(path)
@@ -86,9 +89,6 @@ def load_music(path: str | Path) -> list[Score]:
 
 def corpus_val_scores(data: str | Path, split: DataConfig | None = None) -> list[Score]:
     """The held-out pieces of a tokenized corpus (split as `split` says, DataConfig's by default), decoded."""
-    from composer.data import DataConfig, open_corpus
-    from composer.evaluate.classifier import piece_key
-
     corpus = open_corpus(data)
     _, val = corpus.split(split or DataConfig())
     if len(val) == 0:
@@ -131,17 +131,11 @@ def evaluate_generated(generated: str | Path, reference: str | Path, out: str | 
                        classifier: str | Path | None = None, config: GenerateConfig = GenerateConfig(),
                        force: bool = False) -> dict[str, Any]:
     """Compare generated with reference music (MGEval), write the report folder, and return its summary."""
-    from composer.evaluate.compare import compare_sets
-    from composer.evaluate.report import write_report
-
     generated, reference = Path(generated), Path(reference)
     out = Path(out) if out is not None else default_out("generated")
     _check_out(out, force)
     composer, ckpt = None, None
     if generated.is_file() and generated.suffix == ".pt":
-        from composer.checkpoint import load_checkpoint
-        from composer.sample import Composer
-
         ckpt = load_checkpoint(generated)
         composer = Composer.load(generated, device="cpu")
     split = ckpt.data_config if ckpt is not None else None
@@ -175,8 +169,6 @@ def _classifier_check(path: str | Path, composer: Any, gen: list[Score], ref: li
                       config: GenerateConfig) -> dict[str, Any]:
     """Classifier on the reference pieces it was not trained on (its accuracy), on the generated set (agreement with the asked type) and on
     `config.n` pieces asked for as `conditioned_type` (the share heard as that type)."""
-    from composer.evaluate.classifier import load_classifier
-
     clf = load_classifier(path)
     out: dict[str, Any] = {"path": str(path), "classes": list(clf.classes)}
     labelled = [s for s in ref if s.tune_type in clf.classes and s.metadata.get("piece_key") not in clf.trained_on]

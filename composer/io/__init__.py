@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from composer.errors import InputError
+from composer.io.abc import load_abc_errors, none_readable
 from composer.io.limits import DEFAULT_LIMITS, ReadLimits
-from composer.io.midi import MIDI_SUFFIXES, save_midi
-from composer.io.musicxml import MUSICXML_SUFFIXES
+from composer.io.midi import MIDI_SUFFIXES, load_midi, save_midi
+from composer.io.musicxml import MUSICXML_SUFFIXES, load_musicxml
 from composer.score import Score
 
 ABC_SUFFIXES = (".abc",)
@@ -30,8 +31,6 @@ def load(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
     """The pieces in a .mid/.midi/.abc/.musicxml/.xml/.mxl file; InputError when none can be read."""
     scores, errors = _read(Path(path), limits)
     if not scores:
-        from composer.io.abc import none_readable
-
         raise none_readable(errors, path)
     return scores
 
@@ -42,13 +41,7 @@ def _read(path: Path, limits: ReadLimits) -> tuple[list[Score], list[InputError]
     if suffix not in SUFFIXES:
         raise InputError(f"unknown file type {path.suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}", path)
     if suffix in MIDI_SUFFIXES:
-        from composer.io.midi import load_midi
-
         return load_midi(path, limits), []
     if suffix in ABC_SUFFIXES:
-        from composer.io.abc import load_abc_errors
-
         return load_abc_errors(path, limits)
-    from composer.io.musicxml import load_musicxml
-
     return load_musicxml(path, limits), []

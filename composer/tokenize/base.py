@@ -151,7 +151,6 @@ class Tokenizer(ABC):
     @staticmethod
     def create(name: str, **config: Any) -> Tokenizer:
         """A tokenizer of a registered scheme ('performance', 'metric', 'abc') with config overrides."""
-        _import_schemes()
         if name not in _REGISTRY:
             raise InputError(f"unknown tokenizer {name!r}; choose one of {sorted(_REGISTRY)}")
         cls = _REGISTRY[name]
@@ -195,15 +194,8 @@ class Tokenizer(ABC):
 
 
 def registered() -> list[str]:
-    """Names of the registered tokenizer schemes."""
-    _import_schemes()
+    """Names of the registered tokenizer schemes (`composer.tokenize` imports every scheme)."""
     return sorted(_REGISTRY)
-
-
-def _import_schemes() -> None:
-    import composer.tokenize.abc_text  # noqa: F401
-    import composer.tokenize.metric  # noqa: F401
-    import composer.tokenize.performance  # noqa: F401
 
 
 def _jsonable(value: Any) -> Any:

@@ -3,7 +3,8 @@
 Each bar is BAR, optional METER/KEY changes, then for each occupied position POSITION followed by
 its notes ([PROGRAM] PITCH [VELOCITY] DURATION, pitch ascending). Positions count `positions_per_beat`
 steps of a quarter note (12: triplets and jig eighths are exact). A pickup goes at the end of bar 0.
-Decode gives a Score at tpq 480. Rules and exact ids: docs/tokens/metric.md.
+Decode gives a Score at tpq 480. Rules and exact ids: docs/tokens/metric.md; value lists and config:
+metric_config.py.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ import numpy as np
 from composer.errors import InputError, TokenizeError
 from composer.score import (
     DEFAULT_QPM,
-    MODES,
     PITCH_CLASS_NAMES,
-    KeySignature,
     Note,
     Score,
     TempoChange,
@@ -29,77 +28,32 @@ from composer.score import (
     key_name_to_signature,
 )
 from composer.tokenize.base import BOS, EOS, Tokenizer
-
-DECODE_TPQ = 480
-HEADER_KINDS = ("BOS", "METER", "KEY", "TYPE", "TEMPO")  # fixed order of the header, then BAR
-OTHER_METER = "other"  # a first meter with no listed equal-length meter (or none): 4-beat bars
-NO_KEY = "none"
-UNKNOWN_TYPE = "unknown"
-METERS = ("2/4", "3/4", "4/4", "5/4", "6/4", "7/4", "2/2", "3/2", "4/2",
-          "3/8", "5/8", "6/8", "7/8", "9/8", "12/8", "1/4", "1/8", "1/16", "3/16")  # the last four: short bars
-TUNE_TYPES = ("reel", "jig", "slip jig", "hornpipe", "polka", "slide", "waltz", "air", "march",
-              "mazurka", "barndance", "strathspey", "set dance", "long dance", "fling", "song")
-KEYS = tuple(f"{PITCH_CLASS_NAMES[t]} {m}" for m in MODES for t in range(12))
-DRUMS = 128
-MAX_BARS = 100_000  # encode refuses longer pieces rather than write millions of BAR tokens
-_KINDS = ("BAR", "METER", "KEY", "TYPE", "TEMPO", "POSITION", "PROGRAM", "PITCH", "VELOCITY", "DURATION")
-_BAR, _METER, _KEY, _TYPE, _TEMPO, _POS, _PROG, _PITCH, _VEL, _DUR = range(len(_KINDS))
-
-
-@dataclass(frozen=True)
-class MetricConfig:
-    """Grid, ranges and vocabulary choices of the metric scheme (defaults: docs/tokens/metric.md)."""
-
-    positions_per_beat: int = 12  # POSITION steps per quarter note; must divide 480
-    pitch_low: int = 21  # notes outside pitch_low..pitch_high are dropped
-    pitch_high: int = 108
-    fine_duration_beats: int = 4  # DURATION takes every step up to this many beats...
-    max_duration_beats: int = 16  # ...then whole beats up to this; longer notes are clamped
-    velocity_bins: int = 0  # 0: no VELOCITY tokens (decode gives 80)
-    use_programs: bool = False  # PROGRAM tokens; when off, drum notes are dropped
-    tempo_bins: int = 16  # TEMPO values log-spaced over tempo_min..tempo_max qpm
-    tempo_min: int = 40
-    tempo_max: int = 240
-    meters: tuple[str, ...] = METERS
-    tune_types: tuple[str, ...] = TUNE_TYPES
-    meter_changes: bool = True  # METER after a BAR where the meter changes
-    key_changes: bool = True  # KEY after a BAR where the key changes
-
-    def __post_init__(self) -> None:
-        if self.positions_per_beat < 1 or DECODE_TPQ % self.positions_per_beat:
-            raise InputError(f"positions_per_beat must divide {DECODE_TPQ}, not {self.positions_per_beat}")
-        if not 0 <= self.pitch_low <= self.pitch_high <= 127:
-            raise InputError(f"need 0 <= pitch_low <= pitch_high <= 127, got {self.pitch_low}..{self.pitch_high}")
-        if not 1 <= self.fine_duration_beats <= self.max_duration_beats:
-            raise InputError("need 1 <= fine_duration_beats <= max_duration_beats")
-        if not 0 <= self.velocity_bins <= 127:
-            raise InputError(f"velocity_bins must be 0-127, not {self.velocity_bins}")
-        if self.tempo_bins < 2 or not 0 < self.tempo_min < self.tempo_max:
-            raise InputError("need tempo_bins >= 2 and 0 < tempo_min < tempo_max")
-        if len(set(_tempo_centres(self))) != self.tempo_bins:
-            raise InputError(f"{self.tempo_bins} tempo bins over {self.tempo_min}-{self.tempo_max} qpm round to equal values")
-        for m in self.meters:
-            _parse_meter(m)
-        if len(set(self.meters)) != len(self.meters) or len(set(self.tune_types)) != len(self.tune_types):
-            raise InputError("meters and tune_types must not repeat a value")
-        if OTHER_METER in self.meters or UNKNOWN_TYPE in self.tune_types:
-            raise InputError(f"{OTHER_METER!r}/{UNKNOWN_TYPE!r} are added by the tokenizer; do not list them")
-
-
-def _tempo_centres(c: MetricConfig) -> list[int]:
-    """TEMPO values: `tempo_bins` whole qpm, log-spaced from tempo_min to tempo_max."""
-    span = c.tempo_max / c.tempo_min
-    return [round(c.tempo_min * span ** (i / (c.tempo_bins - 1))) for i in range(c.tempo_bins)]
-
-
-def _parse_meter(text: str) -> tuple[int, int]:
-    try:
-        num, den = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise InputError(f"meter {text!r} is not of the form 6/8") from None
-    if num < 1 or den < 1 or den & (den - 1):
-        raise InputError(f"meter {text!r} needs a positive numerator and a power-of-two denominator")
-    return num, den
+from composer.tokenize.metric_config import (
+    BAR,
+    DECODE_TPQ,
+    DRUMS,
+    DUR,
+    HEADER_KINDS,
+    KEY,
+    KEYS,
+    KINDS,
+    MAX_BARS,
+    METER,
+    NO_KEY,
+    OTHER_METER,
+    PITCH,
+    POS,
+    PROG,
+    TEMPO,
+    TYPE,
+    UNKNOWN_TYPE,
+    VEL,
+    MetricConfig,
+    bar_positions,
+    key_value,
+    parse_meter,
+    tempo_centres,
+)
 
 
 class MetricTokenizer(Tokenizer):
@@ -115,14 +69,14 @@ class MetricTokenizer(Tokenizer):
         self._ppb = c.positions_per_beat
         self._tick = DECODE_TPQ // self._ppb  # decoded ticks per position
         self._fine, self._max_dur = c.fine_duration_beats * self._ppb, c.max_duration_beats * self._ppb
-        self._bar_len = {m: _bar_positions(m, self._ppb) for m in self._values("METER")}
+        self._bar_len = {m: bar_positions(m, self._ppb) for m in self._values("METER")}
         self._tempos = np.array(self._values("TEMPO"), dtype=np.float64)
         self._tempo_mids = np.sqrt(self._tempos[1:] * self._tempos[:-1])
         self._vel_width = -(-127 // max(c.velocity_bins, 1))
         self._vel_tops = np.array(self._values("VELOCITY") if c.velocity_bins else [80], dtype=np.int64)
         self._off = dict(self.table.offsets)
         self._kind_code = np.full(self.vocab_size, -1, dtype=np.int64)
-        for code, kind in enumerate(_KINDS):
+        for code, kind in enumerate(KINDS):
             if kind in self.table.offsets:
                 self._kind_code[self.table.ids_of(kind)] = code
 
@@ -133,15 +87,15 @@ class MetricTokenizer(Tokenizer):
     def token_ranges(self) -> list[tuple[str, Sequence[Any]]]:
         c = self.config
         ppb = c.positions_per_beat
-        meters = [m for m in c.meters if _bar_positions(m, ppb)] + [OTHER_METER]
+        meters = [m for m in c.meters if bar_positions(m, ppb)] + [OTHER_METER]
         fine, top = c.fine_duration_beats * ppb, c.max_duration_beats * ppb
         ranges: list[tuple[str, Sequence[Any]]] = [
             ("BAR", ("|",)),
             ("METER", meters),
             ("KEY", [*KEYS, NO_KEY]),
             ("TYPE", [*c.tune_types, UNKNOWN_TYPE]),
-            ("TEMPO", _tempo_centres(c)),
-            ("POSITION", range(max(_bar_positions(m, ppb) for m in meters))),
+            ("TEMPO", tempo_centres(c)),
+            ("POSITION", range(max(bar_positions(m, ppb) for m in meters))),
         ]
         if c.use_programs:
             ranges.append(("PROGRAM", [*range(128), "drums"]))
@@ -182,13 +136,13 @@ class MetricTokenizer(Tokenizer):
         """
         out: list[int | None] = [BOS, None, None, None, None]
         if meter is not None:
-            value = meter if meter == OTHER_METER else self.meter_value(*_parse_meter(meter))
+            value = meter if meter == OTHER_METER else self.meter_value(*parse_meter(meter))
             if value == OTHER_METER and meter != OTHER_METER:
                 raise InputError(f"meter {meter!r} is not in this vocabulary; choose one of {list(self._bar_len)}")
             out[1] = self.table.id("METER", value)
         if key is not None:
             ks = key if key == NO_KEY else key_name_to_signature(key)
-            out[2] = self.table.id("KEY", NO_KEY if ks == NO_KEY else _key_value(ks))
+            out[2] = self.table.id("KEY", NO_KEY if ks == NO_KEY else key_value(ks))
         if tune_type is not None:
             if tune_type != UNKNOWN_TYPE and tune_type not in self.config.tune_types:
                 raise InputError(f"tune type {tune_type!r} is not in this vocabulary; choose one of "
@@ -233,7 +187,7 @@ class MetricTokenizer(Tokenizer):
         starts = np.concatenate([
             np.arange(s, e if e is not None else s + (last - s) // n * n + 1, n) for (s, n, _), e in zip(segs, ends, strict=True)])
         meters = [(int(np.searchsorted(starts, s)), v) for s, _, v in segs[1:]]
-        key = _key_value(score.key_signature) if score.key_signature else NO_KEY
+        key = key_value(score.key_signature) if score.key_signature else NO_KEY
         return _Layout(meter, key, self.type_value(score.tune_type), self.tempo_value(self._first_qpm(score)),
                        starts, meters, self._key_changes(score, key, shift, starts), notes)
 
@@ -313,8 +267,8 @@ class MetricTokenizer(Tokenizer):
                 continue
             if out[-1][0] == bar:
                 out.pop()
-            if _key_value(ks) != out[-1][1]:
-                out.append((bar, _key_value(ks)))
+            if key_value(ks) != out[-1][1]:
+                out.append((bar, key_value(ks)))
         return out[1:]
 
     def _ids(self, lay: _Layout) -> np.ndarray:
@@ -379,7 +333,7 @@ class MetricTokenizer(Tokenizer):
     def _read(self, ids: np.ndarray) -> _Layout:
         """The decoding state machine: header until the first BAR, then bars of positions and notes."""
         values = self.table.values
-        head = {_METER: OTHER_METER, _KEY: NO_KEY, _TYPE: UNKNOWN_TYPE, _TEMPO: self.tempo_value(DEFAULT_QPM)}
+        head = {METER: OTHER_METER, KEY: NO_KEY, TYPE: UNKNOWN_TYPE, TEMPO: self.tempo_value(DEFAULT_QPM)}
         starts: list[int] = []
         meters: list[tuple[int, str]] = []
         keys: list[tuple[int, str]] = []
@@ -387,37 +341,37 @@ class MetricTokenizer(Tokenizer):
         length = pos = pitch = None
         fresh, program, velocity = False, 0, int(self._velocity(np.array([80]))[0])
         for kind, tid in zip(self._kind_code[ids].tolist(), ids.tolist(), strict=True):
-            if kind == _BAR:
+            if kind == BAR:
                 if length is None:
-                    length = self._bar_len[head[_METER]]
+                    length = self._bar_len[head[METER]]
                 starts.append(starts[-1] + length if starts else 0)
                 fresh, pos, pitch = True, None, None
             elif not starts:
                 if kind in head:
                     head[kind] = values[tid]
-            elif kind == _METER and fresh and len(starts) > 1 and head[_METER] != OTHER_METER != values[tid]:
+            elif kind == METER and fresh and len(starts) > 1 and head[METER] != OTHER_METER != values[tid]:
                 length = self._bar_len[values[tid]]
                 meters.append((len(starts) - 1, values[tid]))
-            elif kind == _KEY and fresh and len(starts) > 1 and head[_KEY] != NO_KEY != values[tid]:
+            elif kind == KEY and fresh and len(starts) > 1 and head[KEY] != NO_KEY != values[tid]:
                 keys.append((len(starts) - 1, values[tid]))
-            elif kind == _POS:
+            elif kind == POS:
                 fresh, pitch = False, None
                 pos = values[tid] if values[tid] < length else None
-            elif kind == _PROG:
+            elif kind == PROG:
                 program = DRUMS if values[tid] == "drums" else values[tid]
-            elif kind == _PITCH and pos is not None:
+            elif kind == PITCH and pos is not None:
                 pitch, velocity = values[tid], int(self._velocity(np.array([80]))[0])
-            elif kind == _VEL and pitch is not None:
+            elif kind == VEL and pitch is not None:
                 velocity = values[tid]
-            elif kind == _DUR and pitch is not None:
+            elif kind == DUR and pitch is not None:
                 notes.append((starts[-1] + pos, program, pitch, values[tid], velocity))
                 pitch = None
         grid = _sorted_unique(np.array(notes, dtype=np.int64).reshape(-1, 5))
         bars = np.array(starts or [0])
         last = int(np.searchsorted(bars, grid[-1, 0], side="right")) - 1 if len(grid) else 0
-        return _Layout(head[_METER], head[_KEY], head[_TYPE], head[_TEMPO], bars,
-                       _changes([m for m in meters if m[0] <= last], head[_METER]),
-                       _changes([k for k in keys if k[0] <= last], head[_KEY]), grid)
+        return _Layout(head[METER], head[KEY], head[TYPE], head[TEMPO], bars,
+                       _changes([m for m in meters if m[0] <= last], head[METER]),
+                       _changes([k for k in keys if k[0] <= last], head[KEY]), grid)
 
     def _to_score(self, lay: _Layout) -> Score:
         """Grid to ticks at tpq 480; a first note inside bar 0 becomes tick 0 (its bar is a pickup)."""
@@ -432,7 +386,7 @@ class MetricTokenizer(Tokenizer):
             notes=built,
             tpq=DECODE_TPQ,
             tempos=(TempoChange(0, float(lay.tempo)),),
-            time_signatures=[TimeSignature(p * tick, *_parse_meter(v)) for p, v in signatures if v != OTHER_METER],
+            time_signatures=[TimeSignature(p * tick, *parse_meter(v)) for p, v in signatures if v != OTHER_METER],
             key_signatures=[key_name_to_signature(v, p * tick) for p, v in keys if v != NO_KEY],
             tune_type=None if lay.tune_type == UNKNOWN_TYPE else lay.tune_type,
             metadata={"pickup_ticks": (bar0 - q) * tick if q else 0},
@@ -488,16 +442,3 @@ def _changes(changes: list[tuple[int, str]], first: str) -> list[tuple[int, str]
         if v != out[-1][1]:
             out.append((bar, v))
     return out[1:]
-
-
-def _bar_positions(meter: str, ppb: int) -> int:
-    """Bar length of a meter in positions; 0 where it is not whole (that meter is left out)."""
-    if meter == OTHER_METER:
-        return 4 * ppb
-    num, den = _parse_meter(meter)
-    length = Fraction(4 * num * ppb, den)
-    return int(length) if length.denominator == 1 else 0
-
-
-def _key_value(ks: KeySignature) -> str:
-    return f"{PITCH_CLASS_NAMES[ks.tonic % 12]} {ks.mode if ks.mode in MODES else 'major'}"

@@ -1,0 +1,280 @@
+"""`Composer`: load a checkpoint, prime it with a seed, and sample variations under the token grammar.
+
+The seed runs through the network once; every new token is one step with the state carried. `n`
+variations are one batch. Header tokens (meter, key, tune type) are forced where the user asks.
+Asked for a tune type that the checkpoint's probe knows (`composer.model.probe`), it samples `drafts`
+pieces per piece returned and keeps the one the probe finds most like that type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from composer.errors import CheckpointError, InputError
+from composer.io import load
+from composer.model.cache import CacheConfig, kind_index
+from composer.model.network import Model
+from composer.model.probe import TypeProbe, best_drafts
+from composer.model.sampling import SampleConfig, sample_tokens
+from composer.score import Score, key_name_to_signature
+from composer.tokenize.base import BOS, EOS, Tokenizer
+from composer.tokenize.grammar import grammar_for
+from composer.train.checkpoint import build_model, load_checkpoint
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"
+TOKENS_PER_BAR_CAP = 96  # generous: a bar of sixteenths with chords stays under this
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A seed as the model sees it: ids without EOS, and the score they decode to."""
+
+    ids: list[int]
+    score: Score | None
+    title: str = "seed"
+
+
+class Composer:
+    """A trained model and its tokenizer, ready to compose; `.model` and `.tokenizer` are public."""
+
+    def __init__(self, model: Model, tokenizer: Tokenizer, device: str | torch.device = "cpu",
+                 cache: CacheConfig = CacheConfig(), probe: TypeProbe | None = None) -> None:
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = torch.device(device)
+        self.cache = cache
+        self.probe = probe
+        self.cache_groups = kind_index(tokenizer.table.kind_array())  # the cache chooses within a token kind
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, device: str = "auto") -> Composer:
+        """Load a checkpoint (None: the shipped default model) onto `device` ("auto": CUDA when present)."""
+        path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+        if checkpoint is None and not path.exists():
+            raise CheckpointError("the shipped default model is missing; pass --checkpoint RUN/best.pt", path)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        ckpt = load_checkpoint(path, map_location=device)
+        return cls(build_model(ckpt, device), ckpt.tokenizer, device, ckpt.cache_config, ckpt.probe)
+
+    # --- seeds -------------------------------------------------------------------------------
+    def seed(self, seed: str | Path | Score | list[int] | np.ndarray | None, *, key: str | None = None,
+             tune_type: str | None = None, meter: str | None = None) -> Seed:
+        """Encode a seed (path, Score or ids) into a prefix, fitting it into the vocabulary with warnings."""
+        if seed is None:
+            return Seed([BOS], None)
+        if isinstance(seed, (str, Path)):
+            seed = load(seed)[0]
+        title = "seed"
+        if isinstance(seed, Score):
+            title = seed.title or Path(seed.source).stem or title
+            score = self._fit_seed(seed, key=key, tune_type=tune_type, meter=meter)
+            ids = self.tokenizer.encode(score)
+        else:
+            ids = [int(i) for i in seed]
+            if any(not 0 <= i < self.tokenizer.vocab_size for i in ids):
+                raise InputError(f"seed ids must lie in 0…{self.tokenizer.vocab_size - 1}")
+            if not ids or ids[0] != BOS:
+                ids = [BOS] + ids
+        if EOS in ids:
+            ids = ids[: ids.index(EOS)]
+        return Seed(ids, self.tokenizer.decode(ids + [EOS]), title)
+
+    def _fit_seed(self, score: Score, *, key: str | None, tune_type: str | None, meter: str | None) -> Score:
+        """The seed moved into what the vocabulary holds: octave-shifted into the pitch range, drums
+        dropped, transposed to a requested key, with the requested tune type."""
+        cfg = self.tokenizer.config
+        low, high = getattr(cfg, "pitch_low", 0), getattr(cfg, "pitch_high", 127)
+        if any(n.is_drum for n in score.notes) and not getattr(cfg, "use_programs", True):
+            warnings.warn(f"seed {score.source or score.title!r}: drum notes dropped (this model has no drums)", stacklevel=3)
+            score = score.replace(notes=[n for n in score.notes if not n.is_drum])
+        if key is not None and score.key_signature is not None:
+            wanted = key_name_to_signature(key)
+            shift = (wanted.tonic - score.key_signature.tonic + 6) % 12 - 6
+            score = score.transpose(shift).replace(key_signatures=[wanted])
+        pitches = [n.pitch for n in score.notes if not n.is_drum]
+        if pitches and (min(pitches) < low or max(pitches) > high):
+            octaves = _octave_shift(min(pitches), max(pitches), low, high)
+            warnings.warn(f"seed {score.source or score.title!r}: pitches {min(pitches)}–{max(pitches)} lie outside "
+                          f"{low}–{high}; moved {octaves:+d} octave(s), notes still outside dropped", stacklevel=3)
+            score = score.transpose(12 * octaves)
+        if tune_type is not None:
+            score = score.replace(tune_type=tune_type)
+        elif score.tune_type and hasattr(self.tokenizer, "type_value") and \
+                self.tokenizer.type_value(score.tune_type) != score.tune_type:
+            warnings.warn(f"seed tune type {score.tune_type!r} is not in the vocabulary; using 'unknown'", stacklevel=3)
+        if meter is not None and score.time_signature is not None and \
+                f"{score.time_signature.numerator}/{score.time_signature.denominator}" != meter:
+            warnings.warn(f"--meter {meter} ignored: the seed is in {score.time_signature.numerator}/"
+                          f"{score.time_signature.denominator}", stacklevel=3)
+        return score
+
+    # --- composing ---------------------------------------------------------------------------
+    def compose(self, seed: Any = None, n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
+                seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
+                top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
+                meter: str | None = None, rng_seed: int | None = None, include_seed: bool = True,
+                drafts: int | None = None) -> list[Score]:
+        """`n` new pieces continuing `seed` (or from the header alone), as Scores.
+
+        Length: `bars` new bars (metric), or `seconds` of music (performance), capped by `max_tokens`.
+        `drafts` per piece for an asked `tune_type` (None: the probe's default; 1: no choosing).
+        Each Score's metadata holds `seed_end_tick`, where the seed stops and new music begins."""
+        prefix = self.seed(seed, key=key, tune_type=tune_type, meter=meter)
+        rows = self.compose_ids(prefix.ids, n=n, bars=bars, max_tokens=max_tokens, seconds=seconds,
+                                temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type,
+                                key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None, drafts=drafts)
+        seed_end = _seed_end_tick(self.tokenizer, prefix.ids)
+        scores = []
+        for i, ids in enumerate(rows, start=1):
+            score = self.tokenizer.decode(ids)
+            if not include_seed:
+                score = _drop_before(score, seed_end)
+            title = f"{prefix.title} – variation {i}" if seed is not None else f"composition {i}"
+            scores.append(score.replace(title=title, metadata={**score.metadata, "ids": ids,
+                                                               "seed_end_tick": seed_end if include_seed else 0}))
+        return scores
+
+    def compose_ids(self, prefix: list[int], n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
+                    seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
+                    top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
+                    meter: str | None = None, rng_seed: int | None = None, seeded: bool = True,
+                    drafts: int | None = None) -> list[list[int]]:
+        """Token rows: `prefix` followed by its sampled continuation, each ending in EOS."""
+        if n < 1:
+            raise InputError(f"n must be at least 1, not {n}")
+        if drafts is not None and drafts < 1:
+            raise InputError(f"drafts must be at least 1, not {drafts}")
+        judged = self.probe is not None and self.probe.knows(tune_type)
+        drafts = (drafts or self.probe.config.drafts) if judged else 1
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(rng_seed if rng_seed is not None else int(torch.randint(0, 2**31, ()).item()))
+        groups: list[tuple[list[int], list[int | None] | None, int]] = [(prefix, None, n)]
+        if self.tokenizer.name == "metric" and len(prefix) <= 1:
+            asked = self.tokenizer.header_ids(meter=meter, key=key, tune_type=tune_type)
+            drawn = Counter(tuple(h) for h in self._infer_headers(asked, n, generator))  # each row its own header
+            groups = [(_with_header(prefix, list(h)), list(h), k) for h, k in drawn.items()]
+        config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p)
+        rows: list[list[int]] = []
+        for start, forced, k in groups:
+            batch = self._sample_rows(start, forced, k * drafts, bars, max_tokens, seconds, config, generator)
+            if drafts > 1:
+                likely = self.probe.log_probs(self.model, self.tokenizer, batch)[:, self.probe.config.types.index(tune_type)]
+                batch = [batch[i] for i in best_drafts(likely, drafts)]
+            rows += batch
+        return rows
+
+    def _sample_rows(self, prefix: list[int], forced: list[int | None] | None, n: int, bars: int | None,
+                     max_tokens: int | None, seconds: float | None, config: SampleConfig,
+                     generator: torch.Generator) -> list[list[int]]:
+        """`n` continuations of one prefix under the tokenizer's grammar, each ending in EOS."""
+        min_bars = 0
+        if self.tokenizer.name == "metric" and bars is not None:
+            min_bars = sum(self.tokenizer.table.kinds[i] == "BAR" for i in prefix) + bars
+        grammar = grammar_for(self.tokenizer, forced, min_bars)
+        steps = max_tokens or self._step_cap(bars, seconds)
+        config = dataclasses.replace(config, max_tokens=steps)
+        tails = sample_tokens(self.model, prefix, n, steps, grammar, config, EOS, generator,
+                              self._stop_rule(bars, seconds, n), self.cache,
+                              self.cache_groups)
+        rows = [prefix + tail for tail in tails]
+        return [grammar.complete(r) if grammar is not None else _with_eos(r) for r in rows]
+
+    @torch.no_grad()
+    def _infer_headers(self, forced: list[int | None], n: int, generator: torch.Generator) -> list[list[int | None]]:
+        """`n` draws of the free header slots that come before an asked-for one, from the model's posterior.
+
+        The header is METER KEY TYPE TEMPO, so asking for "a reel" alone would let the model pick a
+        meter before it knows the type. Instead every (meter, key) pair is scored in one batch and one
+        is drawn with probability ∝ (P(meter) · P(key | meter) · P(type | meter, key))⁴."""
+        last = max((i for i, t in enumerate(forced) if t is not None and i > 0), default=0)
+        free = [i for i in range(1, last) if forced[i] is None]
+        if not free:
+            return [forced] * n
+        kinds = ("METER", "KEY", "TYPE", "TEMPO")
+        choices = [self.tokenizer.table.ids_of(kinds[i - 1]).tolist() if i in free else [forced[i]]
+                   for i in range(1, last + 1)]
+        grid = torch.cartesian_prod(*[torch.tensor(c) for c in choices]).reshape(-1, last)  # (C, last)
+        ids = torch.cat([torch.full((len(grid), 1), BOS), grid], dim=1).to(self.device)  # (C, last + 1)
+        logp = torch.log_softmax(self.model(ids[:, :-1])[0].float(), dim=-1)  # (C, last, V)
+        score = logp.gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1).sum(dim=1)  # (C,)
+        # Sharpened (temperature 1/4): the model's tune-type guess from meter and key is soft, and a
+        # musician asking for a jig expects 6/8, not a long tail of unlikely meters.
+        picks = torch.multinomial(torch.softmax(4 * score, 0).cpu(), n, replacement=True, generator=_cpu(generator))
+        return [[forced[0], *grid[int(p)].tolist(), *forced[last + 1:]] for p in picks]
+
+    def _step_cap(self, bars: int | None, seconds: float | None) -> int:
+        if self.tokenizer.name == "metric" and bars is not None:
+            return bars * TOKENS_PER_BAR_CAP + 8
+        if seconds is not None:
+            return int(seconds * 100 * 3) + 16  # ~3 events per 10 ms step at most, in practice far fewer
+        return 1024
+
+    def _stop_rule(self, bars: int | None, seconds: float | None, n: int):
+        """A closure that ends a row at the bar after the last one asked for, or past `seconds`."""
+        table = self.tokenizer.table
+        if self.tokenizer.name == "metric" and bars is not None:
+            bar_id = table.id("BAR", table.values[table.ids_of("BAR")[0]])
+            count = torch.zeros(n, dtype=torch.long, device=self.device)
+
+            def after_bars(tokens: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+                count.add_((tokens == bar_id).long())
+                return count > bars
+
+            return after_bars
+        if seconds is not None and "TIME_SHIFT" in table.offsets:
+            step = torch.zeros(self.tokenizer.vocab_size, device=self.device)
+            ids = table.ids_of("TIME_SHIFT")
+            step[ids] = torch.tensor([float(table.values[i]) for i in ids], device=self.device)
+            unit = getattr(self.tokenizer.config, "time_step_ms", 10) / 1000.0
+            elapsed = torch.zeros(n, device=self.device)
+
+            def after_seconds(tokens: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+                elapsed.add_(step[tokens] * unit)
+                return elapsed > seconds
+
+            return after_seconds
+        return None
+
+
+def _octave_shift(lowest: int, highest: int, low: int, high: int) -> int:
+    """Whole octaves that bring the seed's lowest (or highest) pitch into low…high."""
+    return math.ceil((low - lowest) / 12) if lowest < low else -math.ceil((highest - high) / 12)
+
+
+def _seed_end_tick(tokenizer: Tokenizer, ids: list[int]) -> int:
+    """Tick where the seed's music ends (the end of its last note), 0 for no seed."""
+    return tokenizer.decode(ids + [EOS]).end_tick if len(ids) > 1 else 0
+
+
+def _drop_before(score: Score, tick: int) -> Score:
+    notes = [n._replace(start=n.start - tick) for n in score.notes if n.start >= tick]
+    return score.replace(notes=notes)
+
+
+def _cpu(generator: torch.Generator) -> torch.Generator:
+    """The generator itself on CPU, or a CPU one seeded from it (multinomial on CPU tensors)."""
+    if generator.device.type == "cpu":
+        return generator
+    return torch.Generator().manual_seed(int(torch.randint(0, 2**31, (), generator=generator, device=generator.device)))
+
+
+def _with_header(prefix: list[int], header: list[int | None]) -> list[int]:
+    """`prefix` extended by the header's given tokens up to its first free (None) slot."""
+    prefix = list(prefix)
+    while len(prefix) < len(header) and header[len(prefix)] is not None:
+        prefix.append(int(header[len(prefix)]))
+    return prefix
+
+
+def _with_eos(row: list[int]) -> list[int]:
+    return row if row and row[-1] == EOS else row + [EOS]
