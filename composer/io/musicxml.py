@@ -15,8 +15,20 @@ from typing import Any
 
 from composer.errors import InputError
 from composer.io.limits import DEFAULT_LIMITS, ReadLimits, check_notes, check_qpm, check_seconds, read_bytes
-from composer.io.repeats import BarMarks, RepeatError, play_order
-from composer.score import DEFAULT_QPM, DEFAULT_TPQ, MODES, KeySignature, Note, Score, TempoChange, TimeSignature
+from composer.score import (
+    DEFAULT_QPM,
+    DEFAULT_TPQ,
+    MODES,
+    BarMarks,
+    Form,
+    KeySignature,
+    Note,
+    RepeatError,
+    Score,
+    TempoChange,
+    TimeSignature,
+    play_order,
+)
 
 MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
 
@@ -56,6 +68,7 @@ def stream_to_score(
         title=title if title is not None else ((md.bestTitle or "") if md is not None else ""),
         tune_type=tune_type,
         source=source,
+        form=first.form if all(t.form is not None and t.form.order == first.form.order for t in timelines) else None,
         metadata={"repeats_expanded": all(t.expanded for t in timelines), "parts": len(parts),
                   "inexact_ticks": inexact, "pickup_ticks": _pickup_ticks(parts[0])},
     )
@@ -96,6 +109,7 @@ class _Timeline:
     notes: list[tuple[Any, Any]]
     placed: list[tuple[Any, Any]]  # TimeSignature, KeySignature and MetronomeMark elements
     expanded: bool  # False when the repeat marks could not be unfolded
+    form: Form | None = None  # the written bars' marks and where each played bar sounds
 
     def marks(self, cls: str) -> list[tuple[int, Any]]:
         """(tick, element) of each `cls` mark, in time order."""
@@ -108,13 +122,14 @@ _SECTION_ENDS = ("double", "light-light", "final", "light-heavy")
 
 
 def _timeline(part, brackets: list) -> _Timeline:
-    """The part's measures in play order (composer.io.repeats), each shifted to where it sounds."""
+    """The part's measures in play order (composer.score.play_order), each shifted to where it sounds."""
     measures = list(part.getElementsByClass("Measure"))
     top_level = [(part.elementOffset(el), el) for el in part.getElementsByClass(_MARKS)]
     if not measures or part.getElementsByClass("GeneralNote").first() is not None:
         return _flat_timeline(part)
+    marks = _bar_marks(measures, brackets)
     try:
-        order = play_order(_bar_marks(measures, brackets))
+        order = play_order(marks)
     except RepeatError:
         order, expanded = list(range(len(measures))), False
     else:
@@ -124,13 +139,16 @@ def _timeline(part, brackets: list) -> _Timeline:
     notes: list[tuple[Any, Any]] = []
     placed = top_level
     at = starts[0]
+    played = []
     for i in order:
+        played.append(_ticks(at)[0])
         m = measures[i]
         inner = m.flatten() if m.hasVoices() else m
         notes.extend((at + inner.elementOffset(el), el) for el in inner.notes)
         placed.extend((at + m.elementOffset(el), el) for el in m.getElementsByClass(_MARKS))
         at += lengths[i]
-    return _Timeline(notes, placed, expanded)
+    form = Form(tuple(marks), tuple(order), (*played, _ticks(at)[0])) if expanded else None
+    return _Timeline(notes, placed, expanded, form)
 
 
 def _flat_timeline(part) -> _Timeline:

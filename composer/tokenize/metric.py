@@ -21,13 +21,24 @@ from composer.errors import InputError, TokenizeError
 from composer.score import (
     DEFAULT_QPM,
     PITCH_CLASS_NAMES,
+    Form,
     Note,
     Score,
     TempoChange,
     TimeSignature,
     key_name_to_signature,
+    play_order,
 )
 from composer.tokenize.base import BOS, EOS, Tokenizer
+from composer.tokenize.form import (
+    END_MARKS,
+    FORM_VALUES,
+    START_MARKS,
+    bar_keys,
+    fold_bars,
+    mark_values,
+    marks_from_values,
+)
 from composer.tokenize.metric_config import (
     BAR,
     DECODE_TPQ,
@@ -104,6 +115,8 @@ class MetricTokenizer(Tokenizer):
             w = -(-127 // c.velocity_bins)
             ranges.append(("VELOCITY", sorted({min((b + 1) * w, 127) for b in range(c.velocity_bins)})))
         ranges.append(("DURATION", [*range(1, fine + 1), *range(fine + ppb, top + 1, ppb)]))
+        if c.form:
+            ranges.append(("FORM", FORM_VALUES))  # last, so a form vocabulary extends the plain one
         return ranges
 
     # --- header values, for the sampler and grammar ------------------------------------------
@@ -164,12 +177,35 @@ class MetricTokenizer(Tokenizer):
 
     # --- score → ids --------------------------------------------------------------------------
     def encode(self, score: Score) -> list[int]:
-        """BOS METER KEY TYPE TEMPO, then per bar BAR [METER] [KEY] and (POSITION notes…)…, then EOS."""
-        return self._ids(self._layout(score)).tolist()
+        """BOS METER KEY TYPE TEMPO, then per bar BAR [METER] [KEY] and (POSITION notes…)…, then EOS; with
+        `form`, a repeat the source writes is written once, between FORM marks."""
+        lay = self._layout(score)
+        ids = self._ids(lay)
+        if self.config.form and score.form is not None and not lay.meters and not lay.keys:
+            return self._folded(ids, lay, score)
+        return ids.tolist()
 
     def normalize(self, score: Score) -> Score:
         """decode(encode(score)): notes on the grid at tpq 480, first tempo binned, changes on bar lines."""
+        if self.config.form and score.form is not None:
+            return self.decode(self.encode(score))
         return self._to_score(self._layout(score))
+
+    def _folded(self, ids: np.ndarray, lay: _Layout, score: Score) -> list[int]:
+        """The ids with each repeated bar written once and FORM marks around the sections (else `ids`)."""
+        bar_at = np.flatnonzero(ids == self._off["BAR"])
+        chunks = [tuple(ids[a:b].tolist()) for a, b in zip(bar_at, [*bar_at[1:], len(ids) - 1], strict=True)]
+        shift = self._shift(score, self._bar_len[lay.meter])
+        edges = np.append(lay.starts, lay.starts[-1] + self._bar_len[lay.meter]) - shift
+        folded = fold_bars(bar_keys(chunks, edges * score.tpq // self._ppb, score.form))
+        if folded is None:
+            return ids.tolist()
+        out = ids[:5].tolist()
+        for m, marks in zip(*folded, strict=True):
+            head, tail = mark_values(marks)
+            out += [chunks[m][0], *(self.table.id("FORM", v) for v in head), *chunks[m][1:],
+                    *(self.table.id("FORM", v) for v in tail)]
+        return out + [EOS]
 
     def _layout(self, score: Score) -> _Layout:
         """The score on the position grid: header values, bar starts, meter/key changes, notes."""
@@ -315,8 +351,32 @@ class MetricTokenizer(Tokenizer):
     # --- ids → score --------------------------------------------------------------------------
     def decode(self, ids: Sequence[int]) -> Score:
         """The score any in-vocabulary id sequence describes; tokens out of place are skipped (never raises
-        for ids in 0..vocab_size-1; the rules are in docs/tokens/metric.md)."""
-        return self._to_score(self._read(self._checked(ids)))
+        for ids in 0..vocab_size-1; the rules are in docs/tokens/metric.md). FORM marks are unfolded."""
+        arr = self._checked(ids)
+        if not self.config.form or not (self._kind_code[arr] < 0).any() or not (arr == self._off["BAR"]).any():
+            return self._to_score(self._read(arr))
+        return self._unfolded(arr)
+
+    def _unfolded(self, ids: np.ndarray) -> Score:
+        """Decode a folded stream: bars in the order the FORM marks play them, with the Form kept."""
+        form_id = self._off["FORM"]
+        bar_at = np.flatnonzero(ids == self._off["BAR"])
+        chunks, marks = [], []
+        for a, b in zip(bar_at, [*bar_at[1:], len(ids)], strict=True):
+            chunk = ids[a:b]
+            is_form = chunk >= form_id
+            values = [FORM_VALUES[i - form_id] for i in chunk[is_form].tolist()]
+            marks.append(marks_from_values([v for v in values if v in START_MARKS], [v for v in values if v in END_MARKS]))
+            chunks.append(chunk[~is_form])
+        order = play_order(marks)
+        heard = np.concatenate([ids[: bar_at[0]], *(chunks[i] for i in order)])
+        lay = self._read(heard)
+        score = self._to_score(lay)
+        bar = self._bar_len[lay.meter] * self._tick
+        pickup = score.metadata.get("pickup_ticks", 0)
+        first = pickup if pickup else bar
+        starts = [0] + [first + k * bar for k in range(len(order))]
+        return score.replace(form=Form(tuple(marks), tuple(order), tuple(starts)))
 
     def _checked(self, ids: Sequence[int]) -> np.ndarray:
         arr = np.asarray(ids)

@@ -42,6 +42,7 @@ class MetricConfig:
     tune_types: tuple[str, ...] = TUNE_TYPES
     meter_changes: bool = True  # METER after a BAR where the meter changes
     key_changes: bool = True  # KEY after a BAR where the key changes
+    form: bool = False  # FORM tokens (|: :| || |1 |2): repeats the source writes are written once (tokenize/form.py)
 
     def __post_init__(self) -> None:
         if self.positions_per_beat < 1 or DECODE_TPQ % self.positions_per_beat:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from composer.io.repeats import BarMarks, RepeatError, play_order
+from composer.score import BarMarks, RepeatError, play_order
 
 PLAIN = BarMarks()
 START = BarMarks(start_repeat=True)
