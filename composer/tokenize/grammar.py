@@ -12,14 +12,17 @@ import torch
 from torch import Tensor
 
 from composer.tokenize.base import BOS, EOS, PAD, Tokenizer
+from composer.tokenize.form import END_MARKS, START_MARKS
 
 # metric phases: what the machine expects next
-_H_METER, _H_KEY, _H_TYPE, _H_TEMPO, _FIRST_BAR, _BAR_START, _AFTER_POS, _AFTER_PITCH, _AFTER_VEL, _AFTER_DUR, _DONE = range(11)
+(_H_METER, _H_KEY, _H_TYPE, _H_TEMPO, _FIRST_BAR, _BAR_START, _AFTER_POS, _AFTER_PITCH, _AFTER_VEL, _AFTER_DUR, _DONE,
+ _AFTER_END) = range(12)
 
 
 class MetricGrammar:
     """Header METER KEY TYPE TEMPO (each may be forced), then bars: positions rise inside the bar,
-    pitches rise inside a position, every PITCH gets its DURATION, EOS only after a complete note."""
+    pitches rise inside a position, every PITCH gets its DURATION, EOS only after a complete note.
+    With FORM tokens: `|:` `|1` `|2` right after BAR, `:|` `||` after a complete note, then BAR or EOS."""
 
     def __init__(self, tokenizer: Tokenizer, forced: list[int | None] | None = None, min_bars: int = 0) -> None:
         table, vocab = tokenizer.table, tokenizer.vocab_size
@@ -38,12 +41,17 @@ class MetricGrammar:
             _H_METER: ["METER"], _H_KEY: ["KEY"], _H_TYPE: ["TYPE"], _H_TEMPO: ["TEMPO"], _FIRST_BAR: ["BAR"],
             _BAR_START: ["BAR", "POSITION"], _AFTER_POS: ["PITCH"],
             _AFTER_PITCH: ["VELOCITY"] if has_vel else ["DURATION"], _AFTER_VEL: ["DURATION"],
-            _AFTER_DUR: ["PITCH", "POSITION", "BAR", "EOS"], _DONE: ["EOS"],
+            _AFTER_DUR: ["PITCH", "POSITION", "BAR", "EOS"], _DONE: ["EOS"], _AFTER_END: ["BAR", "EOS"],
         }
         self.phase_mask = torch.zeros(len(allowed), vocab, dtype=torch.bool)  # (phases, V)
         for phase, ks in allowed.items():
             for k in ks:
-                self.phase_mask[phase] |= self.kind[k]
+                self.phase_mask[phase] |= self.kind.get(k, torch.zeros(vocab, dtype=torch.bool))
+        self.end_mark = torch.zeros(vocab, dtype=torch.bool)
+        if "FORM" in table.offsets:
+            for i in table.ids_of("FORM"):
+                self.phase_mask[_BAR_START if table.values[i] in START_MARKS else _AFTER_DUR, i] = True
+                self.end_mark[i] = table.values[i] in END_MARKS
         for slot, token in enumerate((forced or [None] * 5)[1:5]):
             if token is not None:
                 self.phase_mask[slot] = False
@@ -51,7 +59,7 @@ class MetricGrammar:
         self.kinds = table.kinds
 
     def to(self, device: torch.device) -> MetricGrammar:
-        for name in ("value", "bar_len", "phase_mask"):
+        for name in ("value", "bar_len", "phase_mask", "end_mark"):
             setattr(self, name, getattr(self, name).to(device))
         self.kind = {k: v.to(device) for k, v in self.kind.items()}
         return self
@@ -92,6 +100,7 @@ class MetricGrammar:
         pitch = torch.where(kind["PITCH"], value, pitch)
         new_phase = torch.where(kind["VELOCITY"] if "VELOCITY" in kind else torch.zeros_like(header), _AFTER_VEL, new_phase)
         new_phase = torch.where(kind["DURATION"], _AFTER_DUR, new_phase)
+        new_phase = torch.where(self.end_mark[tokens], _AFTER_END, new_phase)
         new_phase = torch.where(kind["EOS"] | kind["PAD"], _DONE, new_phase)
         notes = notes + kind["DURATION"].long()
         bars = bars + kind["BAR"].long()
@@ -100,7 +109,7 @@ class MetricGrammar:
     def complete(self, ids: list[int]) -> list[int]:
         """Cut a row that stopped mid-note (length cap) back to its last complete note, then EOS."""
         body = [i for i in ids if i not in (EOS, PAD)]
-        while body and self.kinds[body[-1]] != "DURATION" and len(body) > 5:
+        while body and self.kinds[body[-1]] != "DURATION" and not self.end_mark[body[-1]] and len(body) > 5:
             body.pop()
         return body + [EOS]
 

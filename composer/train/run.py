@@ -18,6 +18,7 @@ from composer.errors import CheckpointError, InputError, OutputError
 from composer.files import remove_stale_temps
 from composer.model.cache import fit_record
 from composer.model.network import Model, ModelConfig
+from composer.tokenize.base import Tokenizer
 from composer.train.checkpoint import Checkpoint, build_model, check_tokenizer, load_checkpoint
 from composer.train.config import TrainConfig
 from composer.train.fit import fit_checkpoint_cache
@@ -63,14 +64,49 @@ def train(data_dir: str | Path, run_dir: str | Path, model_overrides: dict[str, 
 
 
 def _warm_start(ckpt: Checkpoint, data: TrainData, overrides: dict[str, Any]) -> torch.nn.Module:
-    """The checkpoint's network with its weights, for data tokenized the same way; only dropout may change."""
-    check_tokenizer(ckpt, data.tokenizer, data.corpus.root)
+    """The checkpoint's network with its weights, for data tokenized the same way (or with a vocabulary that
+    extends the checkpoint's, e.g. FORM tokens added: the new rows start fresh); only dropout may change."""
+    grow = extends(data.tokenizer, ckpt.tokenizer)
+    if not grow:
+        check_tokenizer(ckpt, data.tokenizer, data.corpus.root)
     fixed = sorted(set(overrides) - {"dropout"})
     if fixed:
         raise InputError(f"--init keeps the network of {ckpt.path}; drop {', '.join('--' + k for k in fixed)}")
     if "dropout" in overrides:
         ckpt = dataclasses.replace(ckpt, model_config=dataclasses.replace(ckpt.model_config, dropout=overrides["dropout"]))
-    return build_model(ckpt).train()
+    model = build_model(ckpt)
+    return (grown(model, data.tokenizer.vocab_size) if grow else model).train()
+
+
+def extends(new: Tokenizer, old: Tokenizer) -> bool:
+    """Whether `new`'s vocabulary is `old`'s with more tokens after it (same scheme, same ids for old tokens)."""
+    n = old.vocab_size
+    return (new.name == old.name and new.vocab_size > n and list(new.table.kinds[:n]) == list(old.table.kinds)
+            and list(new.table.values[:n]) == list(old.table.values))
+
+
+def grown(model: Model, vocab_size: int) -> Model:
+    """The same network with room for `vocab_size` tokens: old rows kept, new embeddings small, new logits low."""
+    config = dataclasses.replace(model.config, vocab_size=vocab_size)
+    bigger = Model(config)
+    state = model.state_dict()
+    n = model.config.vocab_size
+    with torch.no_grad():
+        _copy_rows(bigger, state, n)
+    return bigger
+
+
+def _copy_rows(bigger: Model, state: dict[str, torch.Tensor], n: int) -> None:
+    for name, value in bigger.state_dict().items():
+        old = state[name]
+        if old.shape != value.shape:  # embed.weight, head.weight (V, ·) and head.bias (V,)
+            value[:n] = old
+            if name == "head.bias":
+                value[n:] = old.mean() - 2 * old.std()
+            elif name == "embed.weight":
+                value[n:] = old.mean(0) + 0.1 * old.std() * torch.randn_like(value[n:])
+        else:
+            value.copy_(old)
 
 
 def _provenance(ckpt: Checkpoint) -> dict[str, Any]:
