@@ -27,11 +27,13 @@ from composer.model.probe import TypeProbe, best_drafts
 from composer.model.sampling import SampleConfig, sample_tokens
 from composer.score import Score, key_name_to_signature
 from composer.tokenize.base import BOS, EOS, Tokenizer
+from composer.tokenize.form import FormPlan
 from composer.tokenize.grammar import grammar_for
 from composer.train.checkpoint import build_model, load_checkpoint
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"
 TOKENS_PER_BAR_CAP = 96  # generous: a bar of sixteenths with chords stays under this
+WHOLE_TUNE_TOKENS = 1536  # a tune the model ends itself: O'Neill's longest folded tunes stay under this
 
 
 @dataclass(frozen=True)
@@ -123,16 +125,19 @@ class Composer:
                 seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
                 meter: str | None = None, rng_seed: int | None = None, include_seed: bool = True,
-                drafts: int | None = None) -> list[Score]:
+                drafts: int | None = None, form: str | None = None, parts: int | None = None) -> list[Score]:
         """`n` new pieces continuing `seed` (or from the header alone), as Scores.
 
-        Length: `bars` new bars (metric), or `seconds` of music (performance), capped by `max_tokens`.
+        Length: `bars` new bars (metric), or `seconds` of music (performance), capped by `max_tokens`; with
+        `bars=None` a model that writes repeat signs ends the tune itself. `form` ('AABB', 'ABAB', 'AABBCC')
+        or `parts` (n parts, each played twice) asks for a form in 8-bar parts.
         `drafts` per piece for an asked `tune_type` (None: the probe's default; 1: no choosing).
         Each Score's metadata holds `seed_end_tick`, where the seed stops and new music begins."""
         prefix = self.seed(seed, key=key, tune_type=tune_type, meter=meter)
         rows = self.compose_ids(prefix.ids, n=n, bars=bars, max_tokens=max_tokens, seconds=seconds,
                                 temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type,
-                                key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None, drafts=drafts)
+                                key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None, drafts=drafts,
+                                form=form, parts=parts)
         seed_end = _seed_end_tick(self.tokenizer, prefix.ids)
         scores = []
         for i, ids in enumerate(rows, start=1):
@@ -148,8 +153,11 @@ class Composer:
                     seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                     top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
                     meter: str | None = None, rng_seed: int | None = None, seeded: bool = True,
-                    drafts: int | None = None) -> list[list[int]]:
+                    drafts: int | None = None, form: str | None = None, parts: int | None = None) -> list[list[int]]:
         """Token rows: `prefix` followed by its sampled continuation, each ending in EOS."""
+        plan = FormPlan.parse(form) if form else (FormPlan.parts(parts) if parts else None)
+        if plan is not None:
+            bars = None
         if n < 1:
             raise InputError(f"n must be at least 1, not {n}")
         if drafts is not None and drafts < 1:
@@ -166,7 +174,7 @@ class Composer:
         config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p)
         rows: list[list[int]] = []
         for start, forced, k in groups:
-            batch = self._sample_rows(start, forced, k * drafts, bars, max_tokens, seconds, config, generator)
+            batch = self._sample_rows(start, forced, k * drafts, bars, max_tokens, seconds, config, generator, plan)
             if drafts > 1:
                 likely = self.probe.log_probs(self.model, self.tokenizer, batch)[:, self.probe.config.types.index(tune_type)]
                 batch = [batch[i] for i in best_drafts(likely, drafts)]
@@ -175,13 +183,13 @@ class Composer:
 
     def _sample_rows(self, prefix: list[int], forced: list[int | None] | None, n: int, bars: int | None,
                      max_tokens: int | None, seconds: float | None, config: SampleConfig,
-                     generator: torch.Generator) -> list[list[int]]:
+                     generator: torch.Generator, plan: FormPlan | None = None) -> list[list[int]]:
         """`n` continuations of one prefix under the tokenizer's grammar, each ending in EOS."""
         min_bars = 0
         if self.tokenizer.name == "metric" and bars is not None:
             min_bars = sum(self.tokenizer.table.kinds[i] == "BAR" for i in prefix) + bars
-        grammar = grammar_for(self.tokenizer, forced, min_bars)
-        steps = max_tokens or self._step_cap(bars, seconds)
+        grammar = grammar_for(self.tokenizer, forced, min_bars, plan)
+        steps = max_tokens or (plan.bars * TOKENS_PER_BAR_CAP // 2 + 64 if plan else self._step_cap(bars, seconds))
         config = dataclasses.replace(config, max_tokens=steps)
         tails = sample_tokens(self.model, prefix, n, steps, grammar, config, EOS, generator,
                               self._stop_rule(bars, seconds, n), self.cache,
@@ -217,7 +225,7 @@ class Composer:
             return bars * TOKENS_PER_BAR_CAP + 8
         if seconds is not None:
             return int(seconds * 100 * 3) + 16  # ~3 events per 10 ms step at most, in practice far fewer
-        return 1024
+        return WHOLE_TUNE_TOKENS
 
     def _stop_rule(self, bars: int | None, seconds: float | None, n: int):
         """A closure that ends a row at the bar after the last one asked for, or past `seconds`."""

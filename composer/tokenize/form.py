@@ -12,10 +12,13 @@ Marks sit in a bar's chunk: `BAR [|:] [|1|2] notes… [:| or ||]`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from composer.errors import InputError
 from composer.score import BarMarks, Form, play_order
 
 FORM_VALUES = ("|:", ":|", "||", "|1", "|2")
@@ -93,3 +96,39 @@ def marks_from_values(head: Sequence[str], tail: Sequence[str]) -> BarMarks:
     return BarMarks(start_repeat="|:" in head, end_repeat=2 if ":|" in tail else 0,
                     section_end="||" in tail and ":|" not in tail,
                     endings=frozenset(int(v[1]) for v in head if v in ("|1", "|2")))
+
+
+@dataclass(frozen=True)
+class FormPlan:
+    """A form asked for: the full bars at which a section ends with `:|` (repeated) or `||`, and the length."""
+
+    ends: tuple[tuple[int, str], ...]  # (number of full bars when the section ends, ":|" or "||")
+
+    @property
+    def bars(self) -> int:
+        return self.ends[-1][0]
+
+    @staticmethod
+    def parse(text: str, part_bars: int = 8) -> FormPlan:
+        """'AABB', 'ABAB', 'AABBCC', 'AB' … with `part_bars` bars per letter."""
+        letters = text.strip().upper()
+        if not letters.isalpha() or not 1 <= len(letters) <= 12 or part_bars < 1:
+            raise InputError(f"form {text!r}: give letters such as AABB, ABAB, AABBCC (and parts of at least 1 bar)")
+        half = letters[: len(letters) // 2]
+        if len(letters) % 2 == 0 and half * 2 == letters and len(set(half)) == len(half) and len(half) > 1:
+            return FormPlan(((len(half) * part_bars, ":|"),))  # ABAB: one section, played twice
+        runs = [(k, len(list(g))) for k, g in itertools.groupby(letters)]
+        if any(n > 2 for _, n in runs) or len({k for k, _ in runs}) != len(runs):
+            raise InputError(f"form {text!r}: each part may be played once or twice in a row (AABB, ABC, AABBCC, ABAB)")
+        ends, total = [], 0
+        for _, n in runs:
+            total += part_bars
+            ends.append((total, ":|" if n == 2 else "||"))
+        return FormPlan(tuple(ends))
+
+    @staticmethod
+    def parts(n: int, part_bars: int = 8) -> FormPlan:
+        """`n` parts, each played twice (AABB for 2)."""
+        if not 1 <= n <= 6:
+            raise InputError(f"--parts must be 1 to 6, not {n}")
+        return FormPlan(tuple(((k + 1) * part_bars, ":|") for k in range(n)))

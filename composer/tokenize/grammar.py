@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from composer.errors import InputError
 from composer.tokenize.base import BOS, EOS, PAD, Tokenizer
-from composer.tokenize.form import END_MARKS, START_MARKS
+from composer.tokenize.form import END_MARKS, FORM_VALUES, START_MARKS, FormPlan
 
 # metric phases: what the machine expects next
 (_H_METER, _H_KEY, _H_TYPE, _H_TEMPO, _FIRST_BAR, _BAR_START, _AFTER_POS, _AFTER_PITCH, _AFTER_VEL, _AFTER_DUR, _DONE,
@@ -24,9 +25,13 @@ class MetricGrammar:
     pitches rise inside a position, every PITCH gets its DURATION, EOS only after a complete note.
     With FORM tokens: `|:` `|1` `|2` right after BAR, `:|` `||` after a complete note, then BAR or EOS."""
 
-    def __init__(self, tokenizer: Tokenizer, forced: list[int | None] | None = None, min_bars: int = 0) -> None:
+    def __init__(self, tokenizer: Tokenizer, forced: list[int | None] | None = None, min_bars: int = 0,
+                 plan: FormPlan | None = None) -> None:
         table, vocab = tokenizer.table, tokenizer.vocab_size
         self.min_bars = min_bars  # EOS only once the piece has this many bars (so "16 bars" means 16)
+        self.plan = plan
+        if plan is not None and "FORM" not in table.offsets:
+            raise InputError("this model writes no repeat signs (its tokenizer has no FORM tokens): --form needs one that does")
         kinds = np.array(table.kinds)
         self.kind = {k: torch.from_numpy(kinds == k) for k in set(table.kinds)}
         self.value = torch.full((vocab,), -1, dtype=torch.long)
@@ -57,24 +62,35 @@ class MetricGrammar:
                 self.phase_mask[slot] = False
                 self.phase_mask[slot, token] = True
         self.kinds = table.kinds
+        self.plan_end = torch.zeros(1, dtype=torch.long)  # per count of full bars: 0, or the id of the mark that ends it
+        if plan is not None:
+            self.plan_end = torch.zeros(plan.bars + 2, dtype=torch.long)
+            for at, mark in plan.ends:
+                self.plan_end[at] = table.id("FORM", mark)
+            self.repeat_start = torch.zeros(plan.bars + 2, dtype=torch.bool)
+            self.repeat_start[[1] + [at + 1 for at, _ in plan.ends[:-1]]] = True
+            self.form_ids = {v: table.id("FORM", v) for v in FORM_VALUES}
 
     def to(self, device: torch.device) -> MetricGrammar:
-        for name in ("value", "bar_len", "phase_mask", "end_mark"):
+        for name in ("value", "bar_len", "phase_mask", "end_mark", "plan_end", "repeat_start"):
+            if not hasattr(self, name):
+                continue
             setattr(self, name, getattr(self, name).to(device))
         self.kind = {k: v.to(device) for k, v in self.kind.items()}
         return self
 
     def start(self, prefix: list[int], batch: int, device: torch.device) -> Tensor:
-        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 6) phase, bar_len, pos, pitch,
-        notes so far (a bar may end only once the piece has a note, so no sample is empty), bars so far."""
+        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 7) phase, bar_len, pos, pitch,
+        notes so far (a bar may end only once the piece has a note, so no sample is empty), bars so far, and
+        whether bar 0 is a pickup (-1 while unknown)."""
         self.to(device)
-        state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0]], dtype=torch.long, device=device)
+        state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0, -1]], dtype=torch.long, device=device)
         for token in prefix[1:] if prefix and prefix[0] == BOS else prefix:
             state = self.advance(state, torch.tensor([token], device=device))
         return state.expand(batch, -1).clone()
 
     def mask(self, state: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars = state.unbind(-1)  # each (B,)
+        phase, bar_len, pos, pitch, notes, bars, pickup = state.unbind(-1)  # each (B,)
         allowed = self.phase_mask[phase]  # (B, V)
         value = self.value.unsqueeze(0)  # (1, V)
         pos_ok = (value > pos[:, None]) & (value < bar_len[:, None])
@@ -82,10 +98,27 @@ class MetricGrammar:
         bar_ok = (phase != _BAR_START) | (notes > 0)
         allowed = allowed & (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok)
         eos_ok = bars >= self.min_bars
-        return allowed & (~self.kind["BAR"] | bar_ok[:, None]) & (~self.kind["EOS"] | eos_ok[:, None])
+        allowed = allowed & (~self.kind["BAR"] | bar_ok[:, None]) & (~self.kind["EOS"] | eos_ok[:, None])
+        return allowed if self.plan is None else self._planned(allowed, phase, bars, pickup)
+
+    def _planned(self, allowed: Tensor, phase: Tensor, bars: Tensor, pickup: Tensor) -> Tensor:
+        """Only the asked form's marks, each where the plan puts it; BAR and EOS wait for them."""
+        full = (bars - pickup.clamp(min=0)).clamp(0, len(self.plan_end) - 1)  # (B,) full bars so far, this one included
+        end_id = self.plan_end[full]  # (B,) the mark this bar must end with, or 0
+        in_bar = (phase == _BAR_START) | (phase == _AFTER_DUR) | (phase == _AFTER_POS)
+        must_end = (end_id > 0) & in_bar
+        form = self.kind["FORM"]  # (V,)
+        ids = torch.arange(form.numel(), device=form.device)
+        allowed = allowed & ~form | (allowed & (ids[None, :] == end_id[:, None]) & (phase == _AFTER_DUR)[:, None])
+        allowed[:, self.form_ids["|:"]] |= (phase == _BAR_START) & self.repeat_start[full]
+        allowed &= ~(self.kind["BAR"] | self.kind["EOS"]) | ~must_end[:, None]
+        done = full >= self.plan.bars
+        allowed[:, EOS] &= (phase == _AFTER_END) & done
+        allowed &= ~self.kind["BAR"] | ~((phase == _AFTER_END) & done)[:, None]
+        return allowed
 
     def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars = state.unbind(-1)
+        phase, bar_len, pos, pitch, notes, bars, pickup = state.unbind(-1)
         kind = {k: v[tokens] for k, v in self.kind.items()}
         value = self.value[tokens]
         header = phase <= _H_TEMPO
@@ -104,7 +137,10 @@ class MetricGrammar:
         new_phase = torch.where(kind["EOS"] | kind["PAD"], _DONE, new_phase)
         notes = notes + kind["DURATION"].long()
         bars = bars + kind["BAR"].long()
-        return torch.stack([new_phase, bar_len, pos, pitch, notes, bars], dim=-1)
+        unknown = pickup < 0
+        pickup = torch.where(unknown & kind["POSITION"] & (bars == 1), (value > 0).long(), pickup)
+        pickup = torch.where(unknown & kind["BAR"] & (bars == 2), 0, pickup)
+        return torch.stack([new_phase, bar_len, pos, pitch, notes, bars, pickup], dim=-1)
 
     def complete(self, ids: list[int]) -> list[int]:
         """Cut a row that stopped mid-note (length cap) back to its last complete note, then EOS."""
@@ -173,10 +209,11 @@ class PerformanceGrammar:
         return body + [off0 + p for p in sorted(sounding)] + [EOS]
 
 
-def grammar_for(tokenizer: Tokenizer, forced_header: list[int | None] | None = None, min_bars: int = 0):
+def grammar_for(tokenizer: Tokenizer, forced_header: list[int | None] | None = None, min_bars: int = 0,
+                plan: FormPlan | None = None):
     """The grammar of the tokenizer's scheme, or None where decoding repairs instead (abc)."""
     if tokenizer.name == "metric":
-        return MetricGrammar(tokenizer, forced_header, min_bars)
+        return MetricGrammar(tokenizer, forced_header, min_bars, plan)
     if tokenizer.name == "performance":
         return PerformanceGrammar(tokenizer)
     return None
