@@ -30,10 +30,29 @@ def _bar_ticks(score: Score, sig) -> int:
     return max(1, round(sig.bar_beats * score.tpq))
 
 
+def heard_parts(score: Score) -> list[tuple[str, int]]:
+    """(letter, start tick) of each part as heard — A, A, B, B for a reel — from the score's Form; [] without one."""
+    form = score.form
+    if form is None or not form.repeats:
+        return []
+    part_of = {}
+    for n, (first, last) in enumerate(form.parts()):
+        for bar in range(first, last + 1):
+            part_of[bar] = n
+    out, previous = [], None
+    for k, bar in enumerate(form.order):
+        part = part_of.get(bar)
+        starts_again = previous == part and form.order[k - 1] >= bar
+        if part is not None and (part != previous or starts_again):
+            out.append((chr(ord("A") + part % 26), form.starts[k]))
+        previous = part
+    return out
+
+
 def piano_roll_png(score: Score, seed_end_tick: int = 0, row_beats: float = ROW_BEATS) -> bytes:
     """A piano roll as PNG bytes, in rows of whole bars (at most `row_beats` beats each, like lines of a
     score): notes coloured by velocity (or by program when there are several), bars numbered along
-    the top, the seed (ticks before `seed_end_tick`) shaded up to a red line."""
+    the top, the seed (ticks before `seed_end_tick`) shaded up to a red line, the parts heard (A, B …) in blue."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,6 +80,11 @@ def piano_roll_png(score: Score, seed_end_tick: int = 0, row_beats: float = ROW_
         if seed_end_tick:
             ax.axvspan(0, seed_end_tick / tpq, color="0.88", zorder=-1)
             ax.axvline(seed_end_tick / tpq, color="crimson", linewidth=1.2)
+        for label, tick in heard_parts(score):
+            if a <= tick / tpq < b:
+                ax.axvline(tick / tpq, color="tab:blue", linewidth=1.6, zorder=0)
+                ax.annotate(label, (tick / tpq, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                            textcoords="offset points", color="tab:blue", fontweight="bold", fontsize=10)
         ax.set_xlim(a, a + width)
         ax.tick_params(axis="x", labelsize=7)
     if seed_end_tick:

@@ -19,15 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from composer.errors import InputError, OutputError
+from composer.errors import InputError, OutputError, TokenizeError
 from composer.files import atomic_write_bytes, atomic_write_text
 from composer.io import load, save_midi
+from composer.render.abc import abc_tune
 from composer.render.notation import musicxml_bytes
 from composer.render.pianoroll import bar_starts, piano_roll_png
 from composer.score import Score, TempoChange
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
-SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".wav", ".png")
+SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".abc", ".wav", ".png")
 SYNTHS = ("auto", "fluidsynth", "sine")
 INSTALL_HINT = "install it for real instruments: apt-get install fluidsynth (or pip install 'composer[audio]')"
 
@@ -64,6 +65,7 @@ class RenderedPiece:
     wav: Path | None = None
     png: Path | None = None
     facts: dict = field(default_factory=dict)
+    abc: Path | None = None
 
 
 def render(score: Score, path: str | Path, *, program: int | None = None, qpm: float | None = None,
@@ -81,6 +83,8 @@ def render(score: Score, path: str | Path, *, program: int | None = None, qpm: f
                          f"use one of {', '.join(SUFFIXES)}", path)
     if not force and path.exists():
         raise OutputError("already exists; pass --force (force=True) to overwrite it", path)
+    if suffix == ".abc":
+        return atomic_write_text(path, abc_tune(score), force=True)
     score = playable(score, program, qpm, config)
     if suffix in (".mid", ".midi"):
         return save_midi(score, path, force=True)
@@ -232,21 +236,33 @@ def render_batch(scores: list[Score], out_dir: str | Path, *, stem: str = "varia
     Without `force`, names already taken get a -2, -3 … suffix, so nothing is ever overwritten.
     """
     out_dir, config = Path(out_dir), config or RenderConfig()
-    suffixes = [".mid"] + [".wav"] * wav + [".png"] * png
+    suffixes = [".mid", ".abc"] + [".wav"] * wav + [".png"] * png
     seed_ends = list(seed_end_ticks or []) + [0] * len(scores)
     pieces = []
     for i, score in enumerate(scores, start=1):
         base = out_dir / f"{stem}-{i:02d}" if force else _free_base(out_dir, f"{stem}-{i:02d}", suffixes)
         score = playable(score, config=config)
         midi = render(score, base.with_suffix(".mid"), force=force, config=config)
+        abc = _abc_file(score, base.with_suffix(".abc"), force, config)
         wav_path = render(score, base.with_suffix(".wav"), force=force, config=config) if wav else None
         png_path = render(score, base.with_suffix(".png"), force=force, config=config,
                           seed_end_tick=seed_ends[i - 1]) if png else None
-        pieces.append(RenderedPiece(score.title or base.name, midi, wav_path, png_path, piece_facts(score)))
+        pieces.append(RenderedPiece(score.title or base.name, midi, wav_path, png_path, piece_facts(score), abc))
     if html:
         name = "index.html" if force else _free_base(out_dir, "index", [".html"]).name + ".html"
         render_page(pieces, out_dir, title=out_dir.resolve().name, name=name, force=force)
     return pieces
+
+
+def _abc_file(score: Score, path: Path, force: bool, config: RenderConfig) -> Path | None:
+    """The tune as .abc, or None where ABC cannot write it (drums, several instruments, a meter or mode
+    the abc scheme does not know): the other files still come."""
+    if not score.notes or any(n.is_drum or n.program != score.notes[0].program for n in score.notes):
+        return None
+    try:
+        return render(score, path, force=force, config=config)
+    except TokenizeError:
+        return None
 
 
 def _free_base(folder: Path, stem: str, suffixes: list[str]) -> Path:
@@ -278,12 +294,14 @@ def render_page(pieces: list[RenderedPiece], out_dir: str | Path, title: str = "
     rows = []
     for p in pieces:
         facts = "".join(f"<span><b>{html.escape(str(k))}</b> {html.escape(str(v))}</span>" for k, v in p.facts.items())
-        files = " ".join(f'<a href="{link(f)}">{f.suffix[1:]}</a>' for f in (p.midi, p.wav) if f)
+        files = " ".join(f'<a href="{link(f)}">{f.suffix[1:]}</a>' for f in (p.midi, p.abc, p.wav) if f)
         audio = f'<audio controls preload="none" src="{link(p.wav)}"></audio>' if p.wav else ""
         roll = f'<img src="{link(p.png)}" alt="piano roll of {html.escape(p.title)}">' if p.png else ""
         label = html.escape(p.midi.stem)
+        abc = (f'<details><summary>ABC</summary><pre>{html.escape(p.abc.read_text(encoding="utf-8"))}</pre></details>'
+               if p.abc else "")
         rows.append(f'<section><h2>{label} <small>{html.escape(p.title)}</small></h2>'
-                    f'<p class="facts">{facts}<span>{files}</span></p>{audio}{roll}</section>')
+                    f'<p class="facts">{facts}<span>{files}</span></p>{audio}{roll}{abc}</section>')
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}

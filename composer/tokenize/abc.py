@@ -119,7 +119,7 @@ class AbcTokenizer(Tokenizer):
     # --- ids → text → score -------------------------------------------------------------------
     def decode(self, ids: Sequence[int]) -> Score:
         """The score of the (repaired) ABC text the ids spell, read back through composer.io.abc."""
-        header, body, notes = body_text(self._values(ids))
+        header, body, notes = body_text(self.values(ids))
         if notes == 0:
             return self._header_score(header, [])
         try:
@@ -130,10 +130,10 @@ class AbcTokenizer(Tokenizer):
 
     def ids_to_abc(self, ids: Sequence[int], title: str = "") -> str:
         """The ABC tune the ids spell (X:1, T:, M:, L:1/8, R:, K: and the repaired body)."""
-        header, body, _ = body_text(self._values(ids))
+        header, body, _ = body_text(self.values(ids))
         return abc_text(header, body, title)
 
-    def _values(self, ids: Sequence[int]) -> list[tuple[str, str]]:
+    def values(self, ids: Sequence[int]) -> list[tuple[str, str]]:
         """(kind, value) of each id up to the first EOS, specials skipped; TokenizeError for bad ids."""
         arr = np.asarray(ids)
         if arr.size == 0:
@@ -148,9 +148,10 @@ class AbcTokenizer(Tokenizer):
         return [(kinds[i], values[i]) for i in arr[: stop[0] if stop.size else None].tolist() if i > EOS]
 
     # --- score → ids --------------------------------------------------------------------------
-    def encode(self, score: Score) -> list[int]:
-        """BOS, R:, M:, K:, the body of the tune spelled in its first key at L:1/8, EOS."""
-        head, pieces, key = self._plan(score)
+    def encode(self, score: Score, pickup_ticks: int | None = None) -> list[int]:
+        """BOS, R:, M:, K:, the body of the tune spelled in its first key at L:1/8, EOS; `pickup_ticks`
+        places the first bar line where a reader found it (else the notes decide)."""
+        head, pieces, key = self._plan(score, pickup_ticks)
         ids = [BOS, *(self.table.id(k, v) for k, v in head)]
         speller = KeySpeller(key, self._notes)
         for p in pieces:
@@ -185,8 +186,9 @@ class AbcTokenizer(Tokenizer):
             tune_type=tune_type,
         )
 
-    def _plan(self, score: Score) -> tuple[list[tuple[str, str]], list[_Piece], KeySignature]:
-        """Header tokens and the written pieces (bars split, ties, tuplets) of `score`."""
+    def _plan(self, score: Score, pickup_ticks: int | None = None) -> tuple[list[tuple[str, str]], list[_Piece], KeySignature]:
+        """Header tokens and the written pieces (bars split, ties, tuplets) of `score`; the first bar line at
+        `pickup_ticks` (at tpq 480) when given, else where the notes say."""
         score = score.resample(DEFAULT_TPQ)
         ts = score.time_signature
         meter = f"{ts.numerator}/{ts.denominator}" if ts else "{}/{}".format(*DEFAULT_METER)
@@ -200,7 +202,7 @@ class AbcTokenizer(Tokenizer):
         head = [("R", tune_type), ("M", meter), ("K", key_token(key))]
         items = _items(score)
         bar = int(Fraction(4 * _meter(meter)[0], _meter(meter)[1]) * DEFAULT_TPQ)
-        phase = _pickup(items, bar)
+        phase = pickup_ticks if pickup_ticks is not None and 0 < pickup_ticks < bar else _pickup(items, bar)
         return head, self._pieces(score, items, bar, phase), key
 
     def _pieces(self, score: Score, items: list[tuple[int, int, tuple[int, ...]]], bar: int,

@@ -223,7 +223,7 @@ def test_batch_writes_variations_and_a_page_whose_links_all_exist(tunes, tmp_pat
     assert pieces[0].facts == {"key": "G minor", "meter": "2/4", "type": "—", "bars": 25, "notes": 121,
                                "duration": "0:23.9"}
     links = page_links(tmp_path / "index.html")
-    assert sorted(tag for tag, _ in links) == ["a"] * 4 + ["audio"] * 2 + ["img"] * 2
+    assert sorted(tag for tag, _ in links) == ["a"] * 6 + ["audio"] * 2 + ["img"] * 2  # .mid, .abc, .wav each
     assert all((tmp_path / link).is_file() for _, link in links)
     assert {link for tag, link in links if tag == "img"} == {"variation-01.png", "variation-02.png"}
     text = (tmp_path / "index.html").read_text(encoding="utf-8")
