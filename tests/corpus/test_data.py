@@ -227,8 +227,7 @@ def test_also_train_corpora_join_training_whole_but_never_a_held_out_piece(tmp_p
 
 
 def small_tokenizer_with_velocities(n: int):
-    from tests.corpus_helpers import SMALL_PERFORMANCE
-
     from composer.tokenize import Tokenizer
+    from tests.corpus_helpers import SMALL_PERFORMANCE
 
     return Tokenizer.create("performance", **{**SMALL_PERFORMANCE, "velocity_bins": n})
