@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from composer.corpus.data import open_corpus
+from composer.errors import ComposerError
 from composer.evaluate.form import FormConfig, form_by_type, form_table, piece_type
 from composer.generate.composer import DEFAULT_CHECKPOINT, Composer
 from composer.io import load, save_midi
@@ -61,10 +62,13 @@ def held_out(data: Path) -> list[Score]:
     texts: dict[str, list[str]] = {}
     for i in val:
         e = corpus.index[int(i)]
-        tunes = texts.setdefault(e["file"], split_tunes(Path(e["file"]).read_text(encoding="utf-8", errors="replace")))
-        score = parse_abc_tune(tunes[e["piece"]], e["file"])  # every O'Neill tune reads, so piece k is tune k
-        if score.title != (e.get("title") or score.title):
-            score = load(e["file"])[e["piece"]]  # some tune before it did not read: count readable ones
+        if Path(e["file"]).suffix.lower() != ".abc":
+            score = load(e["file"])[e["piece"]]
+        else:
+            tunes = texts.setdefault(e["file"], split_tunes(Path(e["file"]).read_text(encoding="utf-8", errors="replace")))
+            score = parse_abc_tune(tunes[e["piece"]], e["file"])  # every O'Neill tune reads, so piece k is tune k
+            if score.title != (e.get("title") or score.title):
+                score = load(e["file"])[e["piece"]]  # some tune before it did not read: count readable ones
         out.append(score.replace(tune_type=e.get("tune_type") or score.tune_type))
     return out
 
@@ -127,4 +131,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except ComposerError as e:
+        sys.exit(f"bench/form.py: {e}")

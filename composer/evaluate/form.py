@@ -242,7 +242,7 @@ SUMMARY_COLUMNS = (
 
 def summarise(features: Sequence[dict[str, Any]], top_parts: int = 6) -> dict[str, Any]:
     """Shares and means over per-piece `form_features`, and a histogram of the commonest parts."""
-    parts = Counter(f["parts"] for f in features)
+    parts = Counter(f["parts"] or "no bars" for f in features)
     out: dict[str, Any] = {
         "n": len(features),
         "mean_bars": _mean(f["bars"] for f in features),

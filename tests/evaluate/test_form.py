@@ -121,6 +121,27 @@ def test_last_note_on_a_main_beat_after_a_pickup_and_in_six_eight() -> None:
     assert form_features(only_pickup, FormConfig(analyse_key=False))["last_on_main_beat"] is False
 
 
+def test_a_meter_change_moves_the_bar_lines_and_the_main_beats() -> None:
+    reel, jig = phrase(1, 2), phrase(2, 2, per_bar=6)
+    notes = [Note(p, b * 8 * EIGHTH + i * EIGHTH, EIGHTH) for b, bar in enumerate(reel) for i, p in enumerate(bar)]
+    notes += [Note(p, 16 * EIGHTH + b * 6 * EIGHTH + i * EIGHTH, EIGHTH) for b, bar in enumerate(jig)
+              for i, p in enumerate(bar[:4] if b else bar)]  # the last 6/8 bar: 4 eighths, the last at 1.5 beats
+    score = Score(notes=notes, tpq=TPQ, time_signatures=[TimeSignature(0, 4, 4), TimeSignature(16 * EIGHTH, 6, 8)],
+                  key_signatures=[KeySignature(0, 2)])
+    starts, bars = score_bars(score)
+    assert starts == [0, 8 * EIGHTH, 16 * EIGHTH, 22 * EIGHTH] and len(bars[2]) == 6
+    assert form_features(score, FormConfig(analyse_key=False))["last_on_main_beat"] is True
+
+
+def test_an_empty_piece_has_no_form() -> None:
+    f = form_features(Score())
+    assert f["bars"] == 0 and not f["part_repeated"] and math.isnan(f["bar_repetition"]) and f["parts"] == ""
+    assert f["ends_on_tonic"] is None and f["last_on_main_beat"] is None and f["analysed_tonic"] is None
+    s = form_summary([Score()])
+    assert s["n"] == 1 and math.isnan(s["ends_on_tonic"]) and form_table({"empty": s})[2].count("–") == 4
+    assert s["parts"] == {"no bars": 1}
+
+
 def test_ends_on_the_tonic_of_the_mode() -> None:
     bars = phrase(1, 2)
     assert form_features(piece(bars, key="Ador", last=(69, 0)), FormConfig(analyse_key=False))["ends_on_tonic"]
