@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from composer.render.pianoroll import bar_starts
-from composer.score import PITCH_CLASS_NAMES, Score
+from composer.score import PITCH_CLASS_NAMES, Note, Score
 
 Bar = tuple[tuple[int, int, int], ...]
 
@@ -121,7 +121,7 @@ def main_beats(numerator: int, denominator: int) -> tuple[float, ...]:
     return (0.0,)
 
 
-def _last_note(score: Score):
+def _last_note(score: Score) -> Note | None:
     """The melody's last note: the highest of the notes at the latest onset (None without notes)."""
     notes = [n for n in score.notes if not n.is_drum]
     if not notes:
@@ -167,7 +167,7 @@ def ends_on_tonic(score: Score) -> bool | None:
 def analysed_tonic(score: Score) -> int | None:
     """Pitch class of the tonic music21's key analysis names (`stream.analyze('key')`: Aarden–Essen
     profiles), None without notes. The analysis reads only each pitch class's total duration, so the
-    stream holds one note per pitch class with that duration (scaled): the same answer, ~40× faster."""
+    stream holds one note per pitch class with that duration (scaled): the same answer, ~25× faster."""
     # lazy: music21 is slow to import
     from music21 import note as m21_note
     from music21 import stream as m21_stream
