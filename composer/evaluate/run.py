@@ -19,6 +19,7 @@ from composer.corpus.data import DataConfig, open_corpus
 from composer.errors import InputError, OutputError
 from composer.evaluate.classifier import load_classifier, piece_key
 from composer.evaluate.compare import compare_sets
+from composer.evaluate.form import form_side_by_side, form_table, side_by_side_rows
 from composer.evaluate.likelihood import LikelihoodConfig, LikelihoodReport, likelihood_table
 from composer.evaluate.report import write_report
 from composer.files import atomic_write_text, unique_path
@@ -157,6 +158,7 @@ def evaluate_generated(generated: str | Path, reference: str | Path, out: str | 
         "mean_overlap_generated": result.mean_overlap_generated,
         "pitch_in_scale_delta": result.row("pitch_in_scale_rate").difference,
         "asked_types": dict(Counter(str(s.metadata.get("asked_type")) for s in gen)) if composer else None,
+        "form": form_side_by_side(gen, ref),
     }
     if classifier is not None:
         summary["classifier"] = _classifier_check(classifier, composer, gen, ref, config)
@@ -230,4 +232,6 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         if "conditioned_share" in c:
             lines.append(f"pieces asked for as {c['conditioned_type']}: {c['conditioned_share']:.3f} of "
                          f"{c['conditioned_n']} heard as {c['conditioned_type']} ({c['conditioned_predictions']})")
+    if summary.get("form"):
+        lines += ["form (docs/evaluation.md#form):"] + form_table(side_by_side_rows(summary["form"]))
     return lines
