@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from composer.render.pianoroll import bar_starts
-from composer.score import PITCH_CLASS_NAMES, Note, Score
+from composer.score import PITCH_CLASS_NAMES, Score, bar_starts, ends_on_tonic
+from composer.score.form import Form, heard_parts
+from composer.score.meter import last_on_main_beat as meter_last_on_main_beat
 
 Bar = tuple[tuple[int, int, int], ...]
 
@@ -102,66 +103,17 @@ def _letter(i: int) -> str:
     return chr(ord("A") + i) if i < 26 else "?"
 
 
-def written_parts(form: Any) -> tuple[str, list[int]] | None:
-    """Lengths in bars of the parts of a written form (`form.parts()` → (first, last) bar), or None."""
-    if form is None or not callable(getattr(form, "parts", None)):
+def written_parts(form: Form | None) -> tuple[str, list[int]] | None:
+    """The parts as heard (AABB) and the length of each written part in bars, from a written Form, or None."""
+    if form is None or not form.repeats:
         return None
-    lengths = [int(last) - int(first) + 1 for first, last in form.parts()]
-    return "written " + "+".join(map(str, lengths)), lengths
-
-
-def main_beats(numerator: int, denominator: int) -> tuple[float, ...]:
-    """Main beats of a bar in quarter notes: compound meters (6/8, 9/8, 12/8) every dotted quarter,
-    even simple meters (2/4, 4/4, 2/2) the downbeat and the middle, others (3/4, 5/4) the downbeat."""
-    bar = numerator * 4 / denominator
-    if denominator == 8 and numerator % 3 == 0 and numerator > 3:
-        return tuple(1.5 * k for k in range(numerator // 3))
-    if numerator % 2 == 0:
-        return (0.0, bar / 2)
-    return (0.0,)
-
-
-def _last_note(score: Score) -> Note | None:
-    """The melody's last note: the highest of the notes at the latest onset (None without notes)."""
-    notes = [n for n in score.notes if not n.is_drum]
-    if not notes:
-        return None
-    last = max(n.start for n in notes)
-    return max((n for n in notes if n.start == last), key=lambda n: n.pitch)
-
-
-def _in_force(items: Sequence[Any], tick: int) -> Any:
-    """The last of `items` (sorted by tick) at or before `tick`, else the first, else None."""
-    before = [x for x in items if x.tick <= tick]
-    return before[-1] if before else (items[0] if items else None)
+    lengths = [last - first + 1 for first, last in form.parts()]
+    return "".join(_letter(part) for part, _ in heard_parts(form)), lengths
 
 
 def last_on_main_beat(score: Score, config: FormConfig = FormConfig()) -> bool | None:
-    """Whether the last note starts on a main beat of its bar (a note in the pickup bar counts from
-    where a full bar would start); None for an empty piece."""
-    note = _last_note(score)
-    if note is None:
-        return None
-    starts = bar_starts(score)
-    i = max(bisect.bisect_right(starts, note.start) - 1, 0)
-    sig = _in_force(score.time_signatures, starts[i] if starts else 0)
-    num, den = (sig.numerator, sig.denominator) if sig else (4, 4)
-    bar_ticks = num * 4 / den * score.tpq
-    pickup = int(score.metadata.get("pickup_ticks", 0) or 0)
-    offset = note.start - starts[i] + (bar_ticks - pickup if pickup > 0 and i == 0 else 0)
-    step = score.tpq / config.grid_per_beat
-    position = round(offset / step)
-    return any(position == round(b * config.grid_per_beat) for b in main_beats(num, den))
-
-
-def ends_on_tonic(score: Score) -> bool | None:
-    """Whether the last note's pitch class is the tonic of the key in force there (the mode's tonic:
-    A dorian → A); None without notes or key signature."""
-    note = _last_note(score)
-    key = _in_force(score.key_signatures, note.start) if note else None
-    if key is None:
-        return None
-    return note.pitch % 12 == key.tonic
+    """Whether the last note starts on a main beat of its bar (composer.score.last_on_main_beat on this grid)."""
+    return meter_last_on_main_beat(score, config.grid_per_beat)
 
 
 def analysed_tonic(score: Score) -> int | None:

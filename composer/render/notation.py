@@ -11,8 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from composer.errors import OutputError
-from composer.render.pianoroll import bar_starts
-from composer.score import PITCH_CLASS_NAMES, Note, Score
+from composer.score import PITCH_CLASS_NAMES, Note, Score, bar_starts
 
 
 def musicxml_bytes(score: Score, path: Path | None = None) -> bytes:

@@ -4,49 +4,17 @@ from __future__ import annotations
 
 import io
 
-from composer.score import Score, pitch_name
+from composer.score import Score, bar_starts, pitch_name
+from composer.score.form import heard_parts as form_parts
 
-MAX_BARS = 4000
 ROW_BEATS = 48.0  # beats per row of the piano roll: 16 bars of 6/8 or 2/4, 12 of 4/4
-
-
-def bar_starts(score: Score, end_tick: int | None = None) -> list[int]:
-    """Ticks where bars begin, from the time-signature map (4/4 when there is none), after any pickup."""
-    end = score.end_tick if end_tick is None else end_tick
-    sigs = list(score.time_signatures)
-    tick, i = int(score.metadata.get("pickup_ticks", 0) or 0), 0
-    length = _bar_ticks(score, sigs[0]) if sigs else 4 * score.tpq
-    starts = [0] if tick > 0 else []
-    while tick < end and len(starts) < MAX_BARS:
-        while i + 1 < len(sigs) and sigs[i + 1].tick <= tick:
-            i += 1
-            length = _bar_ticks(score, sigs[i])
-        starts.append(tick)
-        tick += length
-    return starts
-
-
-def _bar_ticks(score: Score, sig) -> int:
-    return max(1, round(sig.bar_beats * score.tpq))
 
 
 def heard_parts(score: Score) -> list[tuple[str, int]]:
     """(letter, start tick) of each part as heard — A, A, B, B for a reel — from the score's Form; [] without one."""
-    form = score.form
-    if form is None or not form.repeats:
+    if score.form is None or not score.form.repeats:
         return []
-    part_of = {}
-    for n, (first, last) in enumerate(form.parts()):
-        for bar in range(first, last + 1):
-            part_of[bar] = n
-    out, previous = [], None
-    for k, bar in enumerate(form.order):
-        part = part_of.get(bar)
-        starts_again = previous == part and form.order[k - 1] >= bar
-        if part is not None and (part != previous or starts_again):
-            out.append((chr(ord("A") + part % 26), form.starts[k]))
-        previous = part
-    return out
+    return [(chr(ord("A") + part % 26), score.form.starts[k]) for part, k in form_parts(score.form)]
 
 
 def piano_roll_png(score: Score, seed_end_tick: int = 0, row_beats: float = ROW_BEATS) -> bytes:

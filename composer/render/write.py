@@ -24,8 +24,8 @@ from composer.files import atomic_write_bytes, atomic_write_text
 from composer.io import load, save_midi
 from composer.render.abc import abc_tune
 from composer.render.notation import musicxml_bytes
-from composer.render.pianoroll import bar_starts, piano_roll_png
-from composer.score import Score, TempoChange
+from composer.render.pianoroll import piano_roll_png
+from composer.score import Score, TempoChange, bar_starts
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
 SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".abc", ".wav", ".png")

@@ -16,12 +16,21 @@ from composer.evaluate.form import (
     form_side_by_side,
     form_summary,
     form_table,
-    main_beats,
     score_bars,
 )
 from composer.evaluate.run import GenerateConfig, evaluate_generated, summary_lines
 from composer.io import load, save_midi
-from composer.score import KeySignature, Note, Score, TimeSignature, key_name_to_signature
+from composer.score import (
+    BarMarks,
+    Form,
+    KeySignature,
+    Note,
+    Score,
+    TimeSignature,
+    key_name_to_signature,
+    main_beats,
+    play_order,
+)
 from tests.conftest import SEEDS
 
 TPQ = 480
@@ -159,16 +168,19 @@ def test_music21_names_the_tonic_of_a_tune_in_d() -> None:
     assert g["analysed_tonic"] == "D" and g["tonic_matches"] is False
 
 
-class WrittenForm:
-    def parts(self) -> list[tuple[int, int]]:
-        return [(1, 8), (9, 16), (17, 20)]
+def written_form(bar_ticks: int) -> Form:
+    """A part of 8 bars played twice, another of 8 played twice, a last one of 4."""
+    repeated = [BarMarks(start_repeat=True), *[BarMarks()] * 6, BarMarks(end_repeat=2)]
+    marks = tuple(repeated * 2 + [BarMarks()] * 4)
+    order = play_order(marks)
+    return Form(marks, tuple(order), tuple(k * bar_ticks for k in range(len(order) + 1)))
 
 
 def test_a_written_form_gives_the_parts() -> None:
     score = piece(phrase(1) * 2)
-    object.__setattr__(score, "form", WrittenForm())
+    score = score.replace(form=written_form(4 * TPQ))
     f = form_features(score, FormConfig(analyse_key=False))
-    assert f["parts"] == "written 8+8+4" and f["part_lengths"] == [8, 8, 4] and f["parts_written"]
+    assert f["parts"] == "AABBC" and f["part_lengths"] == [8, 8, 4] and f["parts_written"]
     assert f["part_repeated"]  # still measured on the notes as heard
 
 

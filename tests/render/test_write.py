@@ -16,8 +16,7 @@ from composer.io import load
 from composer.io.abc import parse_abc_text
 from composer.render import RenderConfig, find_soundfont, render, render_audio, render_batch, render_page
 from composer.render import write as rendering
-from composer.render.pianoroll import bar_starts
-from composer.score import Note, Score, TempoChange, TimeSignature
+from composer.score import Note, Score, TempoChange, TimeSignature, bar_starts
 
 HAS_FLUIDSYNTH = shutil.which("fluidsynth") is not None and find_soundfont() is not None
 TWO_TUNES = """X:1
