@@ -70,7 +70,10 @@ def corpus_build(
 def compose(
     seed: Annotated[Path | None, typer.Argument(help="Seed tune (.abc/.mid/.musicxml); default: a bundled jig.")] = None,
     n: Annotated[int, typer.Option("--n", "-n", help="Variations, sampled together as one batch.")] = 4,
-    bars: Annotated[int, typer.Option("--bars", help="New bars to write after the seed.")] = 16,
+    bars: Annotated[int | None, typer.Option("--bars", help="New bars to write after the seed (default: a whole tune "
+                                             "in its form, or 16 with a model that writes no repeat signs).")] = None,
+    form: Annotated[str | None, typer.Option("--form", help="AABB, ABAB, AABBCC … in 8-bar parts.")] = None,
+    parts: Annotated[int | None, typer.Option("--parts", help="Parts, each played twice (2: AABB).")] = None,
     temperature: Annotated[float, typer.Option("--temperature", help="Below 1: safer; above 1: wilder.")] = 0.9,
     top_k: Annotated[int | None, typer.Option("--top-k", help="Sample among the k likeliest tokens.")] = None,
     top_p: Annotated[float | None, typer.Option("--top-p", help="Sample within the top-p probability mass.")] = None,
@@ -96,10 +99,10 @@ def compose(
     result = compose_to_folder(
         Composer.load(checkpoint), out, seed=chosen, wav=wav, png=png, html=html, n=n, bars=bars,
         temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type, key=key, meter=meter,
-        rng_seed=rng_seed, include_seed=not continuation_only, drafts=drafts)
+        rng_seed=rng_seed, include_seed=not continuation_only, drafts=drafts, form=form, parts=parts)
     typer.echo(f"wrote {len(result.pieces)} variation(s) into {result.folder}/")
     for piece in result.pieces:
-        files = [p for p in (piece.midi, piece.wav, piece.png) if p]
+        files = [p for p in (piece.midi, piece.abc, piece.wav, piece.png) if p]
         typer.echo("  " + "  ".join(str(f) for f in files))
     if result.page:
         typer.echo(f"listen: open {result.page}")

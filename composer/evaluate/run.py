@@ -41,7 +41,7 @@ class GenerateConfig:
     drafts per piece asked by type (None: the checkpoint's probe default; 1: no choosing)."""
 
     n: int = 100
-    bars: int = 16
+    bars: int | None = None  # None: whole tunes from a model that writes repeats, else 16 bars
     temperature: float = 1.0
     batch: int = MAX_BATCH
     conditioned_type: str = "reel"

@@ -25,7 +25,7 @@ from composer.model.cache import CacheConfig, kind_index
 from composer.model.network import Model
 from composer.model.probe import TypeProbe, best_drafts
 from composer.model.sampling import SampleConfig, sample_tokens
-from composer.score import Score, key_name_to_signature
+from composer.score import Score, ends_home, key_name_to_signature
 from composer.tokenize.base import BOS, EOS, Tokenizer
 from composer.tokenize.form import FormPlan
 from composer.tokenize.grammar import grammar_for
@@ -33,6 +33,10 @@ from composer.train.checkpoint import build_model, load_checkpoint
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "default.pt"
 TOKENS_PER_BAR_CAP = 96  # generous: a bar of sixteenths with chords stays under this
+DEFAULT_BARS = 16  # new bars when no length is asked of a model that writes no repeat signs
+PART_BARS = 8
+CADENCE_DRAFTS = 2  # drafts per tune when a form is composed without a type: one that ends home is kept
+HOME_BONUS = 100.0  # outweighs any difference in the probe's log-probabilities
 WHOLE_TUNE_TOKENS = 1536  # a tune the model ends itself: O'Neill's longest folded tunes stay under this
 
 
@@ -121,7 +125,7 @@ class Composer:
         return score
 
     # --- composing ---------------------------------------------------------------------------
-    def compose(self, seed: Any = None, n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
+    def compose(self, seed: Any = None, n: int = 1, bars: int | None = None, max_tokens: int | None = None,
                 seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
                 meter: str | None = None, rng_seed: int | None = None, include_seed: bool = True,
@@ -149,21 +153,26 @@ class Composer:
                                                                "seed_end_tick": seed_end if include_seed else 0}))
         return scores
 
-    def compose_ids(self, prefix: list[int], n: int = 1, bars: int | None = 16, max_tokens: int | None = None,
+    def compose_ids(self, prefix: list[int], n: int = 1, bars: int | None = None, max_tokens: int | None = None,
                     seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                     top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
                     meter: str | None = None, rng_seed: int | None = None, seeded: bool = True,
                     drafts: int | None = None, form: str | None = None, parts: int | None = None) -> list[list[int]]:
-        """Token rows: `prefix` followed by its sampled continuation, each ending in EOS."""
-        plan = FormPlan.parse(form) if form else (FormPlan.parts(parts) if parts else None)
-        if plan is not None:
-            bars = None
+        """Token rows: `prefix` followed by its sampled continuation, each ending in EOS.
+
+        With no length asked, a model that writes repeat signs composes a whole tune: the seed's parts and
+        one more (AABB from labels alone), each part played twice, the drafts ending home preferred."""
         if n < 1:
             raise InputError(f"n must be at least 1, not {n}")
         if drafts is not None and drafts < 1:
             raise InputError(f"drafts must be at least 1, not {drafts}")
+        plan = self._plan(prefix, bars, seconds, form, parts)
+        if plan is not None:
+            bars = None
+        elif bars is None and seconds is None:
+            bars = DEFAULT_BARS
         judged = self.probe is not None and self.probe.knows(tune_type)
-        drafts = (drafts or self.probe.config.drafts) if judged else 1
+        drafts = drafts or (self.probe.config.drafts if judged else CADENCE_DRAFTS if plan else 1)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(rng_seed if rng_seed is not None else int(torch.randint(0, 2**31, ()).item()))
         groups: list[tuple[list[int], list[int | None] | None, int]] = [(prefix, None, n)]
@@ -176,10 +185,28 @@ class Composer:
         for start, forced, k in groups:
             batch = self._sample_rows(start, forced, k * drafts, bars, max_tokens, seconds, config, generator, plan)
             if drafts > 1:
-                likely = self.probe.log_probs(self.model, self.tokenizer, batch)[:, self.probe.config.types.index(tune_type)]
+                likely = torch.zeros(len(batch), device=self.device)
+                if judged:
+                    likely = self.probe.log_probs(self.model, self.tokenizer, batch)[:, self.probe.config.types.index(tune_type)]
+                if plan is not None:  # a tune that ends home first, then the likeliest of its type
+                    home = torch.tensor([ends_home(self.tokenizer.decode(row)) for row in batch], device=self.device)
+                    likely = likely + HOME_BONUS * home
                 batch = [batch[i] for i in best_drafts(likely, drafts)]
             rows += batch
         return rows
+
+    def _plan(self, prefix: list[int], bars: int | None, seconds: float | None, form: str | None,
+              parts: int | None) -> FormPlan | None:
+        """The form asked for, or, with no length asked of a model that writes repeats, the seed's parts and one more."""
+        if form or parts:
+            if "FORM" not in self.tokenizer.table.offsets:
+                raise InputError("this model writes no repeat signs (its tokenizer has no FORM tokens): "
+                                 "--form and --parts need one that does; ask for --bars instead")
+            return FormPlan.parse(form) if form else FormPlan.parts(parts)
+        if bars is not None or seconds is not None or "FORM" not in self.tokenizer.table.offsets:
+            return None
+        written = sum(self.tokenizer.table.kinds[i] == "BAR" for i in prefix)
+        return FormPlan.parts(min(6, max(2, -(-written // PART_BARS) + 1)) if written else 2)
 
     def _sample_rows(self, prefix: list[int], forced: list[int | None] | None, n: int, bars: int | None,
                      max_tokens: int | None, seconds: float | None, config: SampleConfig,

@@ -68,7 +68,8 @@ class MetricGrammar:
             for at, mark in plan.ends:
                 self.plan_end[at] = table.id("FORM", mark)
             self.repeat_start = torch.zeros(plan.bars + 2, dtype=torch.bool)
-            self.repeat_start[[1] + [at + 1 for at, _ in plan.ends[:-1]]] = True
+            begins = [1] + [at + 1 for at, _ in plan.ends[:-1]]
+            self.repeat_start[[b for b, (_, mark) in zip(begins, plan.ends, strict=True) if mark == ":|"]] = True
             self.form_ids = {v: table.id("FORM", v) for v in FORM_VALUES}
 
     def to(self, device: torch.device) -> MetricGrammar:
@@ -80,17 +81,17 @@ class MetricGrammar:
         return self
 
     def start(self, prefix: list[int], batch: int, device: torch.device) -> Tensor:
-        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 7) phase, bar_len, pos, pitch,
+        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 8) phase, bar_len, pos, pitch,
         notes so far (a bar may end only once the piece has a note, so no sample is empty), bars so far, and
-        whether bar 0 is a pickup (-1 while unknown)."""
+        whether bar 0 is a pickup (-1 while unknown), whether this bar has opened a repeat."""
         self.to(device)
-        state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0, -1]], dtype=torch.long, device=device)
+        state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0, -1, 0]], dtype=torch.long, device=device)
         for token in prefix[1:] if prefix and prefix[0] == BOS else prefix:
             state = self.advance(state, torch.tensor([token], device=device))
         return state.expand(batch, -1).clone()
 
     def mask(self, state: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars, pickup = state.unbind(-1)  # each (B,)
+        phase, bar_len, pos, pitch, notes, bars, pickup, opened = state.unbind(-1)  # each (B,)
         allowed = self.phase_mask[phase]  # (B, V)
         value = self.value.unsqueeze(0)  # (1, V)
         pos_ok = (value > pos[:, None]) & (value < bar_len[:, None])
@@ -99,9 +100,9 @@ class MetricGrammar:
         allowed = allowed & (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok)
         eos_ok = bars >= self.min_bars
         allowed = allowed & (~self.kind["BAR"] | bar_ok[:, None]) & (~self.kind["EOS"] | eos_ok[:, None])
-        return allowed if self.plan is None else self._planned(allowed, phase, bars, pickup)
+        return allowed if self.plan is None else self._planned(allowed, phase, bars, pickup, opened)
 
-    def _planned(self, allowed: Tensor, phase: Tensor, bars: Tensor, pickup: Tensor) -> Tensor:
+    def _planned(self, allowed: Tensor, phase: Tensor, bars: Tensor, pickup: Tensor, opened: Tensor) -> Tensor:
         """Only the asked form's marks, each where the plan puts it; BAR and EOS wait for them."""
         full = (bars - pickup.clamp(min=0)).clamp(0, len(self.plan_end) - 1)  # (B,) full bars so far, this one included
         end_id = self.plan_end[full]  # (B,) the mark this bar must end with, or 0
@@ -110,7 +111,9 @@ class MetricGrammar:
         form = self.kind["FORM"]  # (V,)
         ids = torch.arange(form.numel(), device=form.device)
         allowed = allowed & ~form | (allowed & (ids[None, :] == end_id[:, None]) & (phase == _AFTER_DUR)[:, None])
-        allowed[:, self.form_ids["|:"]] |= (phase == _BAR_START) & self.repeat_start[full]
+        opens = (phase == _BAR_START) & self.repeat_start[full] & (bars > 1) & (opened == 0)  # (B,) a repeated part begins
+        allowed[:, self.form_ids["|:"]] |= opens
+        allowed &= ~opens[:, None] | (ids[None, :] == self.form_ids["|:"])
         allowed &= ~(self.kind["BAR"] | self.kind["EOS"]) | ~must_end[:, None]
         done = full >= self.plan.bars
         allowed[:, EOS] &= (phase == _AFTER_END) & done
@@ -118,7 +121,7 @@ class MetricGrammar:
         return allowed
 
     def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars, pickup = state.unbind(-1)
+        phase, bar_len, pos, pitch, notes, bars, pickup, opened = state.unbind(-1)
         kind = {k: v[tokens] for k, v in self.kind.items()}
         value = self.value[tokens]
         header = phase <= _H_TEMPO
@@ -140,7 +143,10 @@ class MetricGrammar:
         unknown = pickup < 0
         pickup = torch.where(unknown & kind["POSITION"] & (bars == 1), (value > 0).long(), pickup)
         pickup = torch.where(unknown & kind["BAR"] & (bars == 2), 0, pickup)
-        return torch.stack([new_phase, bar_len, pos, pitch, notes, bars, pickup], dim=-1)
+        opened = torch.where(kind["BAR"], 0, opened)
+        if "FORM" in kind:
+            opened = torch.where(kind["FORM"] & ~self.end_mark[tokens], 1, opened)
+        return torch.stack([new_phase, bar_len, pos, pitch, notes, bars, pickup, opened], dim=-1)
 
     def complete(self, ids: list[int]) -> list[int]:
         """Cut a row that stopped mid-note (length cap) back to its last complete note, then EOS."""

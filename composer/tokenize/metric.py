@@ -9,6 +9,7 @@ metric_config.py.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -369,6 +370,9 @@ class MetricTokenizer(Tokenizer):
             marks.append(marks_from_values([v for v in values if v in START_MARKS], [v for v in values if v in END_MARKS]))
             chunks.append(chunk[~is_form])
         order = play_order(marks)
+        if len(marks) > 1 and 0 in order[1:] and self._is_pickup(chunks[0]):  # a repeat never replays a pickup bar whole
+            marks[1] = dataclasses.replace(marks[1], start_repeat=True)
+            order = play_order(marks)
         heard = np.concatenate([ids[: bar_at[0]], *(chunks[i] for i in order)])
         lay = self._read(heard)
         score = self._to_score(lay)
@@ -377,6 +381,11 @@ class MetricTokenizer(Tokenizer):
         first = pickup if pickup else bar
         starts = [0] + [first + k * bar for k in range(len(order))]
         return score.replace(form=Form(tuple(marks), tuple(order), tuple(starts)))
+
+    def _is_pickup(self, chunk: np.ndarray) -> bool:
+        """Whether a bar's first note comes after its downbeat (bar 0 is then a pickup)."""
+        at = np.flatnonzero(self._kind_code[chunk] == POS)
+        return bool(at.size) and self.table.values[int(chunk[at[0]])] > 0
 
     def _checked(self, ids: Sequence[int]) -> np.ndarray:
         arr = np.asarray(ids)

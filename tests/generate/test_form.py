@@ -1,0 +1,79 @@
+"""Composing whole tunes: a form asked for (AABB, ABAB, n parts) comes out in its parts, repeats exact, ended."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+
+from composer.errors import InputError
+from composer.generate.composer import Composer
+from composer.model.network import Model, ModelConfig
+from composer.score import ends_home
+from composer.tokenize import BOS, EOS, Tokenizer
+from composer.tokenize.form import FormPlan
+
+FORM = Tokenizer.create("metric", form=True)
+
+
+@pytest.fixture(scope="module")
+def untrained() -> Composer:
+    """A random network over the form vocabulary: whatever it samples, the grammar keeps the form."""
+    torch.manual_seed(0)
+    return Composer(Model(ModelConfig(vocab_size=FORM.vocab_size, layers=1, emb=16, hidden=32, dropout=0.0)), FORM)
+
+
+def _marks(ids: list[int]) -> list[tuple[int, str]]:
+    """(written bar number, FORM value) of each mark."""
+    out, bar = [], -1
+    for i in ids:
+        kind = FORM.table.kinds[i]
+        bar += kind == "BAR"
+        if kind == "FORM":
+            out.append((bar, FORM.table.values[i]))
+    return out
+
+
+@pytest.mark.parametrize(("form", "ends", "times"), [("AABB", [":|", ":|"], 2), ("ABAB", [":|"], 2),
+                                                     ("AABBCC", [":|"] * 3, 2), ("ABC", ["||"] * 3, 1)])
+def test_an_asked_form_comes_out_in_its_parts(untrained, form, ends, times):
+    plan = FormPlan.parse(form)
+    for ids in untrained.compose_ids([BOS], n=3, form=form, rng_seed=1, meter="4/4", key="D", drafts=1):
+        assert [v for _, v in _marks(ids) if v in (":|", "||")] == ends and ids[-1] == EOS
+        written = sum(FORM.table.kinds[i] == "BAR" for i in ids)
+        assert written - plan.bars in (0, 1)  # a pickup bar may come first
+        heard = FORM.decode(ids)
+        order = heard.form.order if heard.form is not None else tuple(range(written))
+        counts = Counter(order)
+        if written > plan.bars:
+            assert counts.pop(0) == 1  # a pickup is heard once: the repeat opens after it
+        assert set(counts.values()) == {times}  # every written bar heard once, or twice where repeated
+        if times == 2:
+            assert FORM.encode(heard) == ids  # the tune as heard folds back into the same tokens
+        assert FORM.decode(FORM.encode(heard)).notes == heard.notes  # (a `||` that repeats nothing is not kept)
+
+
+def test_no_length_asked_means_a_whole_tune_from_a_form_model(untrained):
+    ids = untrained.compose_ids([BOS], n=1, rng_seed=2, meter="4/4", key="D", drafts=1)[0]
+    assert [v for _, v in _marks(ids) if v == ":|"] == [":|", ":|"]  # AABB from labels alone
+
+
+def test_drafts_prefer_a_tune_that_ends_home(untrained):
+    rows = untrained.compose_ids([BOS], n=4, form="AABB", rng_seed=5, meter="4/4", key="D", drafts=6)
+    single = untrained.compose_ids([BOS], n=4, form="AABB", rng_seed=5, meter="4/4", key="D", drafts=1)
+    assert sum(ends_home(FORM.decode(r)) for r in rows) >= sum(ends_home(FORM.decode(r)) for r in single)
+
+
+def test_a_plain_model_refuses_a_form():
+    plain = Tokenizer.create("metric")
+    composer = Composer(Model(ModelConfig(vocab_size=plain.vocab_size, layers=1, emb=8, hidden=16)), plain)
+    with pytest.raises(InputError, match="no repeat signs"):
+        composer.compose_ids([BOS], form="AABB")
+    assert len(composer.compose_ids([BOS], n=1, rng_seed=0, meter="4/4")[0]) > 20  # 16 bars, as before
+
+
+@pytest.mark.parametrize("bad", ["", "AAAB", "ABA1", "ABCA"])
+def test_a_bad_form_is_one_clear_error(bad):
+    with pytest.raises(InputError, match="form"):
+        FormPlan.parse(bad)
