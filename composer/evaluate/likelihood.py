@@ -72,6 +72,11 @@ class LikelihoodReport:
         """The n-gram order (as a string key) with the lowest NLL on `group`."""
         return min(self.ngram_models, key=lambda m: self.nll[m][group])
 
+    def bits_per_piece(self, model: str = LSTM) -> float:
+        """Bits per held-out piece as a whole (all its tokens): comparable across schemes that write the same
+        music in more or fewer tokens, e.g. a tune with its repeats folded or written out."""
+        return self.nll[model]["overall"] * self.tokens["overall"] / max(self.n_val_pieces, 1) / math.log(2)
+
     def ratio(self, group: str = "overall") -> float:
         """LSTM perplexity divided by the best n-gram's perplexity on `group` (below 1: the LSTM wins)."""
         return math.exp(self.nll[LSTM][group] - self.nll[self.best_ngram(group)][group])
@@ -85,7 +90,7 @@ class LikelihoodReport:
                 "tokens": self.tokens, "models": per_model,
                 "best_ngram": {g: int(self.best_ngram(g)) for g in groups} if self.ngram_models else {},
                 "ratio_to_best_ngram": {g: self.ratio(g) for g in groups} if self.ngram_models else {},
-                **self.extra}
+                "bits_per_piece": {m: self.bits_per_piece(m) for m in self.nll}, **self.extra}
 
     def to_table(self) -> str:
         """Perplexity per group (rows) for the LSTM and each n-gram order (columns); * marks each row's best n-gram."""
@@ -100,7 +105,8 @@ class LikelihoodReport:
             lines.append(f"{g:<10}{self.tokens[g]:>9}{cells}")
         lines.append("-" * len(head))
         o = self.nll[LSTM]["overall"]
-        lines.append(f"LSTM: NLL {o:.4f} nats/token, perplexity {math.exp(o):.3f}, {o / math.log(2):.3f} bits/token")
+        lines.append(f"LSTM: NLL {o:.4f} nats/token, perplexity {math.exp(o):.3f}, {o / math.log(2):.3f} bits/token, "
+                     f"{self.bits_per_piece():,.0f} bits per whole piece (repeats as the scheme writes them)")
         if NO_CACHE in self.nll:
             c = self.extra.get("cache", {})
             lines.append(f"  with its cache (weight {c.get('weight')}, sharpness {c.get('sharpness')}, window "
