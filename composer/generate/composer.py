@@ -25,7 +25,7 @@ from composer.model.cache import CacheConfig, kind_index
 from composer.model.network import Model
 from composer.model.probe import TypeProbe, best_drafts
 from composer.model.sampling import SampleConfig, sample_tokens
-from composer.score import Score, ends_home, key_name_to_signature
+from composer.score import Score, key_name_to_signature
 from composer.tokenize.base import BOS, EOS, Tokenizer
 from composer.tokenize.form import FormPlan
 from composer.tokenize.grammar import grammar_for
@@ -35,8 +35,6 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "defa
 TOKENS_PER_BAR_CAP = 96  # generous: a bar of sixteenths with chords stays under this
 DEFAULT_BARS = 16  # new bars when no length is asked of a model that writes no repeat signs
 PART_BARS = 8
-CADENCE_DRAFTS = 2  # drafts per tune when a form is composed without a type: one that ends home is kept
-HOME_BONUS = 100.0  # outweighs any difference in the probe's log-probabilities
 WHOLE_TUNE_TOKENS = 1536  # a tune the model ends itself: O'Neill's longest folded tunes stay under this
 
 
@@ -161,7 +159,7 @@ class Composer:
         """Token rows: `prefix` followed by its sampled continuation, each ending in EOS.
 
         With no length asked, a model that writes repeat signs composes a whole tune: the seed's parts and
-        one more (AABB from labels alone), each part played twice, the drafts ending home preferred."""
+        one more (AABB from labels alone), each part played twice, the last bar a cadence home (the grammar's)."""
         if n < 1:
             raise InputError(f"n must be at least 1, not {n}")
         if drafts is not None and drafts < 1:
@@ -172,7 +170,7 @@ class Composer:
         elif bars is None and seconds is None:
             bars = DEFAULT_BARS
         judged = self.probe is not None and self.probe.knows(tune_type)
-        drafts = drafts or (self.probe.config.drafts if judged else CADENCE_DRAFTS if plan else 1)
+        drafts = (drafts or self.probe.config.drafts) if judged else 1
         generator = torch.Generator(device=self.device)
         generator.manual_seed(rng_seed if rng_seed is not None else int(torch.randint(0, 2**31, ()).item()))
         groups: list[tuple[list[int], list[int | None] | None, int]] = [(prefix, None, n)]
@@ -185,12 +183,7 @@ class Composer:
         for start, forced, k in groups:
             batch = self._sample_rows(start, forced, k * drafts, bars, max_tokens, seconds, config, generator, plan)
             if drafts > 1:
-                likely = torch.zeros(len(batch), device=self.device)
-                if judged:
-                    likely = self.probe.log_probs(self.model, self.tokenizer, batch)[:, self.probe.config.types.index(tune_type)]
-                if plan is not None:  # a tune that ends home first, then the likeliest of its type
-                    home = torch.tensor([ends_home(self.tokenizer.decode(row)) for row in batch], device=self.device)
-                    likely = likely + HOME_BONUS * home
+                likely = self.probe.log_probs(self.model, self.tokenizer, batch)[:, self.probe.config.types.index(tune_type)]
                 batch = [batch[i] for i in best_drafts(likely, drafts)]
             rows += batch
         return rows

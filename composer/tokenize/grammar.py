@@ -12,8 +12,10 @@ import torch
 from torch import Tensor
 
 from composer.errors import InputError
+from composer.score import PITCH_CLASS_NAMES, main_beats
 from composer.tokenize.base import BOS, EOS, PAD, Tokenizer
 from composer.tokenize.form import END_MARKS, FORM_VALUES, START_MARKS, FormPlan
+from composer.tokenize.metric_config import KEYS
 
 # metric phases: what the machine expects next
 (_H_METER, _H_KEY, _H_TYPE, _H_TEMPO, _FIRST_BAR, _BAR_START, _AFTER_POS, _AFTER_PITCH, _AFTER_VEL, _AFTER_DUR, _DONE,
@@ -39,8 +41,17 @@ class MetricGrammar:
             ids = table.ids_of(k)
             self.value[ids] = torch.tensor([int(table.values[i]) for i in ids])
         self.bar_len = torch.zeros(vocab, dtype=torch.long)
+        self.main_step = torch.ones(vocab, dtype=torch.long)  # positions between main beats, per METER id
+        ppb = tokenizer.config.positions_per_beat
         for i in table.ids_of("METER"):
             self.bar_len[i] = tokenizer.bar_length(table.values[i])
+            num, den = (4, 4) if "/" not in table.values[i] else map(int, table.values[i].split("/"))
+            beats = main_beats(num, den)
+            self.main_step[i] = max(1, round((beats[1] - beats[0]) * ppb) if len(beats) > 1 else int(self.bar_len[i]))
+        self.tonic_of = torch.full((vocab,), -1, dtype=torch.long)  # the tonic pitch class of each KEY id
+        for i in table.ids_of("KEY"):
+            if table.values[i] in KEYS:
+                self.tonic_of[i] = PITCH_CLASS_NAMES.index(table.values[i].split()[0])
         has_vel = "VELOCITY" in table.offsets
         allowed = {
             _H_METER: ["METER"], _H_KEY: ["KEY"], _H_TYPE: ["TYPE"], _H_TEMPO: ["TEMPO"], _FIRST_BAR: ["BAR"],
@@ -73,7 +84,7 @@ class MetricGrammar:
             self.form_ids = {v: table.id("FORM", v) for v in FORM_VALUES}
 
     def to(self, device: torch.device) -> MetricGrammar:
-        for name in ("value", "bar_len", "phase_mask", "end_mark", "plan_end", "repeat_start"):
+        for name in ("value", "bar_len", "phase_mask", "end_mark", "plan_end", "repeat_start", "main_step", "tonic_of"):
             if not hasattr(self, name):
                 continue
             setattr(self, name, getattr(self, name).to(device))
@@ -81,17 +92,18 @@ class MetricGrammar:
         return self
 
     def start(self, prefix: list[int], batch: int, device: torch.device) -> Tensor:
-        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 8) phase, bar_len, pos, pitch,
+        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 11) phase, bar_len, pos, pitch,
         notes so far (a bar may end only once the piece has a note, so no sample is empty), bars so far, and
-        whether bar 0 is a pickup (-1 while unknown), whether this bar has opened a repeat."""
+        whether bar 0 is a pickup (-1 while unknown), whether this bar has opened a repeat, the key's tonic
+        (-1: none), positions between main beats, and whether the last note was the tonic on a main beat."""
         self.to(device)
-        state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0, -1, 0]], dtype=torch.long, device=device)
+        state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0, -1, 0, -1, 24, 0]], dtype=torch.long, device=device)
         for token in prefix[1:] if prefix and prefix[0] == BOS else prefix:
             state = self.advance(state, torch.tensor([token], device=device))
         return state.expand(batch, -1).clone()
 
     def mask(self, state: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars, pickup, opened = state.unbind(-1)  # each (B,)
+        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home = state.unbind(-1)  # each (B,)
         allowed = self.phase_mask[phase]  # (B, V)
         value = self.value.unsqueeze(0)  # (1, V)
         pos_ok = (value > pos[:, None]) & (value < bar_len[:, None])
@@ -100,7 +112,10 @@ class MetricGrammar:
         allowed = allowed & (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok)
         eos_ok = bars >= self.min_bars
         allowed = allowed & (~self.kind["BAR"] | bar_ok[:, None]) & (~self.kind["EOS"] | eos_ok[:, None])
-        return allowed if self.plan is None else self._planned(allowed, phase, bars, pickup, opened)
+        if self.plan is None:
+            return allowed
+        allowed = self._planned(allowed, phase, bars, pickup, opened)
+        return self._cadence(allowed, phase, bar_len, pos, bars, pickup, tonic, step, home)
 
     def _planned(self, allowed: Tensor, phase: Tensor, bars: Tensor, pickup: Tensor, opened: Tensor) -> Tensor:
         """Only the asked form's marks, each where the plan puts it; BAR and EOS wait for them."""
@@ -120,8 +135,21 @@ class MetricGrammar:
         allowed &= ~self.kind["BAR"] | ~((phase == _AFTER_END) & done)[:, None]
         return allowed
 
+    def _cadence(self, allowed: Tensor, phase: Tensor, bar_len: Tensor, pos: Tensor, bars: Tensor, pickup: Tensor,
+                 tonic: Tensor, step: Tensor, home: Tensor) -> Tensor:
+        """In the tune's last bar: notes up to its last main beat, the tonic there, and the end only once
+        the last note is the tonic on a main beat (a cadence home)."""
+        last = ((bars - pickup.clamp(min=0)) >= self.plan.bars) & (tonic >= 0)  # (B,)
+        last_main = (bar_len - 1) // step * step  # (B,)
+        value = self.value.unsqueeze(0)  # (1, V)
+        pos_ok = value <= last_main[:, None]
+        pitch_ok = (pos != last_main)[:, None] | (value % 12 == tonic[:, None])
+        end_ok = home.bool()[:, None] | ~self.end_mark[None, :]
+        rule = (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok) & end_ok  # (B, V)
+        return allowed & (~last[:, None] | rule)
+
     def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars, pickup, opened = state.unbind(-1)
+        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home = state.unbind(-1)
         kind = {k: v[tokens] for k, v in self.kind.items()}
         value = self.value[tokens]
         header = phase <= _H_TEMPO
@@ -146,7 +174,11 @@ class MetricGrammar:
         opened = torch.where(kind["BAR"], 0, opened)
         if "FORM" in kind:
             opened = torch.where(kind["FORM"] & ~self.end_mark[tokens], 1, opened)
-        return torch.stack([new_phase, bar_len, pos, pitch, notes, bars, pickup, opened], dim=-1)
+        tonic = torch.where(kind["KEY"] & (phase == _H_KEY), self.tonic_of[tokens], tonic)
+        step = torch.where(kind["METER"], self.main_step[tokens], step)
+        home = torch.where(kind["DURATION"], ((pitch % 12 == tonic) & (pos % step == 0)).long(), home)
+        home = torch.where(kind["POSITION"] | kind["BAR"], 0, home)
+        return torch.stack([new_phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home], dim=-1)
 
     def complete(self, ids: list[int]) -> list[int]:
         """Cut a row that stopped mid-note (length cap) back to its last complete note, then EOS."""

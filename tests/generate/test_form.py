@@ -10,7 +10,7 @@ import torch
 from composer.errors import InputError
 from composer.generate.composer import Composer
 from composer.model.network import Model, ModelConfig
-from composer.score import ends_home
+from composer.score import ends_on_tonic, last_on_main_beat
 from composer.tokenize import BOS, EOS, Tokenizer
 from composer.tokenize.form import FormPlan
 
@@ -59,10 +59,12 @@ def test_no_length_asked_means_a_whole_tune_from_a_form_model(untrained):
     assert [v for _, v in _marks(ids) if v == ":|"] == [":|", ":|"]  # AABB from labels alone
 
 
-def test_drafts_prefer_a_tune_that_ends_home(untrained):
-    rows = untrained.compose_ids([BOS], n=4, form="AABB", rng_seed=5, meter="4/4", key="D", drafts=6)
-    single = untrained.compose_ids([BOS], n=4, form="AABB", rng_seed=5, meter="4/4", key="D", drafts=1)
-    assert sum(ends_home(FORM.decode(r)) for r in rows) >= sum(ends_home(FORM.decode(r)) for r in single)
+@pytest.mark.parametrize(("meter", "key"), [("4/4", "D"), ("6/8", "A dorian"), ("9/8", "G"), ("2/2", "E minor")])
+def test_every_whole_tune_ends_home(untrained, meter, key):
+    """Even an untrained network ends on the key's tonic (the mode's: A dorian → A) on a main beat."""
+    for ids in untrained.compose_ids([BOS], n=4, form="AABB", rng_seed=5, meter=meter, key=key, drafts=1):
+        tune = FORM.decode(ids)
+        assert ends_on_tonic(tune) and last_on_main_beat(tune), FORM.table.values[ids[2]]
 
 
 def test_a_plain_model_refuses_a_form():
