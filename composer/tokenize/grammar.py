@@ -37,7 +37,7 @@ class MetricGrammar:
         kinds = np.array(table.kinds)
         self.kind = {k: torch.from_numpy(kinds == k) for k in set(table.kinds)}
         self.value = torch.full((vocab,), -1, dtype=torch.long)
-        for k in ("POSITION", "PITCH"):
+        for k in ("POSITION", "PITCH", "DURATION"):
             ids = table.ids_of(k)
             self.value[ids] = torch.tensor([int(table.values[i]) for i in ids])
         self.bar_len = torch.zeros(vocab, dtype=torch.long)
@@ -137,15 +137,17 @@ class MetricGrammar:
 
     def _cadence(self, allowed: Tensor, phase: Tensor, bar_len: Tensor, pos: Tensor, bars: Tensor, pickup: Tensor,
                  tonic: Tensor, step: Tensor, home: Tensor) -> Tensor:
-        """In the tune's last bar: notes up to its last main beat, the tonic there, and the end only once
-        the last note is the tonic on a main beat (a cadence home)."""
+        """In the tune's last bar: notes up to its last main beat, there the tonic held to the bar line, and
+        the end only once the last note is the tonic on a main beat (a cadence home)."""
         last = ((bars - pickup.clamp(min=0)) >= self.plan.bars) & (tonic >= 0)  # (B,)
         last_main = (bar_len - 1) // step * step  # (B,)
         value = self.value.unsqueeze(0)  # (1, V)
         pos_ok = value <= last_main[:, None]
-        pitch_ok = (pos != last_main)[:, None] | (value % 12 == tonic[:, None])
+        at_last = (pos == last_main)[:, None]
+        pitch_ok = ~at_last | (value % 12 == tonic[:, None])
+        held = ~at_last | (value == (bar_len - last_main)[:, None])  # the last note lasts to the bar line
         end_ok = home.bool()[:, None] | ~self.end_mark[None, :]
-        rule = (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok) & end_ok  # (B, V)
+        rule = (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok) & (~self.kind["DURATION"] | held) & end_ok
         return allowed & (~last[:, None] | rule)
 
     def advance(self, state: Tensor, tokens: Tensor) -> Tensor:

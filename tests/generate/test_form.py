@@ -10,7 +10,7 @@ import torch
 from composer.errors import InputError
 from composer.generate.composer import Composer
 from composer.model.network import Model, ModelConfig
-from composer.score import ends_on_tonic, last_on_main_beat
+from composer.score import bar_starts, ends_on_tonic, last_on_main_beat
 from composer.tokenize import BOS, EOS, Tokenizer
 from composer.tokenize.form import FormPlan
 
@@ -65,6 +65,9 @@ def test_every_whole_tune_ends_home(untrained, meter, key):
     for ids in untrained.compose_ids([BOS], n=4, form="AABB", rng_seed=5, meter=meter, key=key, drafts=1):
         tune = FORM.decode(ids)
         assert ends_on_tonic(tune) and last_on_main_beat(tune), FORM.table.values[ids[2]]
+        bar = tune.time_signature.bar_beats * tune.tpq
+        last = max(tune.notes, key=lambda n: (n.start, n.pitch))
+        assert last.end == [b for b in bar_starts(tune) if b <= last.start][-1] + bar  # held to the bar line
 
 
 def test_a_plain_model_refuses_a_form():
