@@ -130,19 +130,21 @@ class PerformanceTokenizer(Tokenizer):
 
     def _cleanup(self, raw: np.ndarray) -> np.ndarray:
         """Drop out-of-range pitches, lengthen empty notes to 1 step, end same-pitch overlaps at the
-        next onset (one note per instrument, pitch and onset), and enforce max_polyphony. Idempotent."""
+        next later onset of that instrument and pitch (unisons, notes sharing an onset, are all kept),
+        and enforce max_polyphony. Idempotent."""
         c = self.config
         notes = raw[(raw[:, 0] >= c.pitch_low) & (raw[:, 0] <= c.pitch_high)]
         notes[:, 2] = np.maximum(notes[:, 2], notes[:, 1] + 1)
-        voice_start = ((notes[:, 4] << 7) + notes[:, 0] << 40) + notes[:, 1]  # instrument, pitch, onset
-        notes = notes[np.lexsort(((notes[:, 2] << 7) + notes[:, 3], voice_start))]
-        same_key = (notes[1:, 4] == notes[:-1, 4]) & (notes[1:, 0] == notes[:-1, 0])
-        duplicate = same_key & (notes[1:, 1] == notes[:-1, 1])  # keep the last: longest, then loudest
-        if duplicate.any():
-            notes = notes[np.concatenate([~duplicate, [True]])]
-            same_key = (notes[1:, 4] == notes[:-1, 4]) & (notes[1:, 0] == notes[:-1, 0])
-        clip = same_key & (notes[:-1, 2] > notes[1:, 1])
-        notes[:-1, 2] = np.where(clip, notes[1:, 1], notes[:-1, 2])
+        if not len(notes):
+            return notes
+        voice = (notes[:, 4] << 7) + notes[:, 0]  # instrument, pitch
+        notes = notes[np.lexsort(((notes[:, 2] << 7) + notes[:, 3], (voice << 40) + notes[:, 1]))]
+        voice, onset = (notes[:, 4] << 7) + notes[:, 0], notes[:, 1]
+        new_run = np.concatenate([[True], (voice[1:] != voice[:-1]) | (onset[1:] != onset[:-1])])
+        first = np.flatnonzero(new_run)  # each run: the notes of one voice sharing an onset
+        later = np.where(np.concatenate([voice[first][1:] == voice[first][:-1], [False]]),
+                         np.concatenate([onset[first][1:], [0]]), np.iinfo(np.int64).max)
+        notes[:, 2] = np.minimum(notes[:, 2], later[np.cumsum(new_run) - 1])
         return self._cap_polyphony(notes)
 
     def _cap_polyphony(self, notes: np.ndarray) -> np.ndarray:
@@ -172,7 +174,7 @@ class PerformanceTokenizer(Tokenizer):
         n = len(notes)
         voice = (notes[:, 4] << 7) + notes[:, 0]  # instrument, pitch
         key = np.concatenate([(notes[:, 2] << 1) * 16512 + voice, ((notes[:, 1] << 1) + 1) * 16512 + voice])
-        order = np.argsort(key)
+        order = np.argsort(key, kind="stable")  # unisons keep their cleanup order: shortest first
         order = np.where(order < n, order + n, order - n)  # key lists offsets first; events list onsets first
         return order, order < n
 
@@ -212,8 +214,9 @@ class PerformanceTokenizer(Tokenizer):
     def decode(self, ids: Sequence[int]) -> Score:
         """The score any in-range id sequence describes; never raises for ids in 0..vocab_size-1.
 
-        Stray NOTE_OFFs are ignored; a NOTE_ON of a sounding pitch ends the earlier note; a note
-        never closed ends at the last time reached, at most unclosed_note_ms after its onset.
+        Stray NOTE_OFFs are ignored; a NOTE_ON of a pitch sounding since an earlier time ends it, one at
+        the same time adds a unison (a NOTE_OFF ends the first begun); a note never closed ends at the
+        last time reached, at most unclosed_note_ms after its onset.
         """
         return self._to_score(self._cleanup(self._read(self._checked(ids))))
 
@@ -235,24 +238,29 @@ class PerformanceTokenizer(Tokenizer):
         values = self._value[ids].tolist()
         max_open = max(1, self.config.unclosed_note_ms // self.config.time_step_ms)
         time, velocity, instrument = 0, int(self._bin_velocity[self._velocity_bin[80]]), 0
-        sounding: dict[tuple[int, int], tuple[int, int]] = {}
+        sounding: dict[tuple[int, int], list[tuple[int, int]]] = {}
         notes: list[tuple[int, int, int, int, int]] = []
         for kind, value in zip(kinds, values, strict=True):
             if kind == _SHIFT:
                 time += value
             elif kind == _ON or kind == _OFF:
                 key = (instrument, value)
-                if key in sounding:
-                    onset, vel = sounding.pop(key)
+                ended = sounding.get(key, [])
+                if kind == _OFF:
+                    ended = ended[:1]
+                elif ended and ended[0][0] == time:
+                    ended = []
+                for onset, vel in ended:
                     notes.append((value, onset, time, vel, instrument))
+                    sounding[key].remove((onset, vel))
                 if kind == _ON:
-                    sounding[key] = (time, velocity)
+                    sounding.setdefault(key, []).append((time, velocity))
             elif kind == _VEL:
                 velocity = value
             elif kind == _PROG:
                 instrument = value
-        for (inst, pitch), (onset, vel) in sounding.items():
-            notes.append((pitch, onset, min(time, onset + max_open), vel, inst))
+        for (inst, pitch), held in sounding.items():
+            notes.extend((pitch, onset, min(time, onset + max_open), vel, inst) for onset, vel in held)
         return np.array(notes, dtype=np.int64).reshape(-1, 5)
 
     def _to_score(self, notes: np.ndarray) -> Score:
