@@ -103,10 +103,14 @@ class PerformanceTokenizer(Tokenizer):
         return self._events(notes).tolist()
 
     def normalize(self, score: Score) -> Score:
-        """The score as decode(encode(score)) returns it: 10 ms grid at tpq 500/120 qpm, no metadata."""
-        return self._to_score(self._quantised(score))
+        """The score as decode(encode(score)) returns it: 10 ms grid at tpq 500/120 qpm. Its metadata
+        counts `overlaps_shortened`: notes struck again on their instrument and pitch (by another voice)
+        while they sound, which this scheme ends at the new onset (docs/tokens/performance.md)."""
+        counts: dict[str, int] = {}
+        notes = self._quantised(score, counts)
+        return self._to_score(notes).replace(metadata=counts)
 
-    def _quantised(self, score: Score) -> np.ndarray:
+    def _quantised(self, score: Score, counts: dict[str, int] | None = None) -> np.ndarray:
         """Notes on the step grid, cleaned up, as int64 (N, 5): pitch, start, end, velocity, instrument."""
         n = len(score.notes)
         if n == 0:
@@ -126,9 +130,9 @@ class PerformanceTokenizer(Tokenizer):
         if instrument.min() < 0 or instrument.max() > DRUMS:
             raise self._error(score, "a note has a program outside 0-127")
         raw = np.stack([a[:, 0], steps[:n], steps[n:], velocity, instrument], axis=1)
-        return self._cleanup(raw)
+        return self._cleanup(raw, counts)
 
-    def _cleanup(self, raw: np.ndarray) -> np.ndarray:
+    def _cleanup(self, raw: np.ndarray, counts: dict[str, int] | None = None) -> np.ndarray:
         """Drop out-of-range pitches, lengthen empty notes to 1 step, end same-pitch overlaps at the
         next later onset of that instrument and pitch (unisons, notes sharing an onset, are all kept),
         and enforce max_polyphony. Idempotent."""
@@ -136,6 +140,8 @@ class PerformanceTokenizer(Tokenizer):
         notes = raw[(raw[:, 0] >= c.pitch_low) & (raw[:, 0] <= c.pitch_high)]
         notes[:, 2] = np.maximum(notes[:, 2], notes[:, 1] + 1)
         if not len(notes):
+            if counts is not None:
+                counts["overlaps_shortened"] = 0
             return notes
         voice = (notes[:, 4] << 7) + notes[:, 0]  # instrument, pitch
         notes = notes[np.lexsort(((notes[:, 2] << 7) + notes[:, 3], (voice << 40) + notes[:, 1]))]
@@ -144,7 +150,10 @@ class PerformanceTokenizer(Tokenizer):
         first = np.flatnonzero(new_run)  # each run: the notes of one voice sharing an onset
         later = np.where(np.concatenate([voice[first][1:] == voice[first][:-1], [False]]),
                          np.concatenate([onset[first][1:], [0]]), np.iinfo(np.int64).max)
-        notes[:, 2] = np.minimum(notes[:, 2], later[np.cumsum(new_run) - 1])
+        ends = np.minimum(notes[:, 2], later[np.cumsum(new_run) - 1])
+        if counts is not None:
+            counts["overlaps_shortened"] = int((ends < notes[:, 2]).sum())
+        notes[:, 2] = ends
         return self._cap_polyphony(notes)
 
     def _cap_polyphony(self, notes: np.ndarray) -> np.ndarray:
