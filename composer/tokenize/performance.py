@@ -104,8 +104,9 @@ class PerformanceTokenizer(Tokenizer):
 
     def normalize(self, score: Score) -> Score:
         """The score as decode(encode(score)) returns it: 10 ms grid at tpq 500/120 qpm. Its metadata
-        counts `overlaps_shortened`: notes struck again on their instrument and pitch (by another voice)
-        while they sound, which this scheme ends at the new onset (docs/tokens/performance.md)."""
+        counts `overlaps_repaired`: notes of one instrument and pitch overlapping so that the later one
+        ends first, which this scheme cannot tell apart and pairs first-begun, first-ended
+        (docs/tokens/performance.md)."""
         counts: dict[str, int] = {}
         notes = self._quantised(score, counts)
         return self._to_score(notes).replace(metadata=counts)
@@ -133,27 +134,21 @@ class PerformanceTokenizer(Tokenizer):
         return self._cleanup(raw, counts)
 
     def _cleanup(self, raw: np.ndarray, counts: dict[str, int] | None = None) -> np.ndarray:
-        """Drop out-of-range pitches, lengthen empty notes to 1 step, end same-pitch overlaps at the
-        next later onset of that instrument and pitch (unisons, notes sharing an onset, are all kept),
-        and enforce max_polyphony. Idempotent."""
+        """Drop out-of-range pitches, lengthen empty notes to 1 step, pair the notes of one instrument and
+        pitch as decode does (the k-th onset with the k-th end: a NOTE_OFF ends the note begun first, so
+        unisons and crossing overlaps are kept and a nested one is re-paired), enforce max_polyphony.
+        Idempotent; `counts["overlaps_repaired"]` says how many notes changed length in the pairing."""
         c = self.config
         notes = raw[(raw[:, 0] >= c.pitch_low) & (raw[:, 0] <= c.pitch_high)]
         notes[:, 2] = np.maximum(notes[:, 2], notes[:, 1] + 1)
-        if not len(notes):
-            if counts is not None:
-                counts["overlaps_shortened"] = 0
-            return notes
         voice = (notes[:, 4] << 7) + notes[:, 0]  # instrument, pitch
         notes = notes[np.lexsort(((notes[:, 2] << 7) + notes[:, 3], (voice << 40) + notes[:, 1]))]
-        voice, onset = (notes[:, 4] << 7) + notes[:, 0], notes[:, 1]
-        new_run = np.concatenate([[True], (voice[1:] != voice[:-1]) | (onset[1:] != onset[:-1])])
-        first = np.flatnonzero(new_run)  # each run: the notes of one voice sharing an onset
-        later = np.where(np.concatenate([voice[first][1:] == voice[first][:-1], [False]]),
-                         np.concatenate([onset[first][1:], [0]]), np.iinfo(np.int64).max)
-        ends = np.minimum(notes[:, 2], later[np.cumsum(new_run) - 1])
+        voice = (notes[:, 4] << 7) + notes[:, 0]
+        paired = notes[np.lexsort((notes[:, 2], voice)), 2]  # per voice: ends in order, beside onsets in order
         if counts is not None:
-            counts["overlaps_shortened"] = int((ends < notes[:, 2]).sum())
-        notes[:, 2] = ends
+            counts["overlaps_repaired"] = int((paired != notes[:, 2]).sum())
+        notes[:, 2] = paired
+        notes = notes[np.lexsort(((notes[:, 2] << 7) + notes[:, 3], (voice << 40) + notes[:, 1]))]
         return self._cap_polyphony(notes)
 
     def _cap_polyphony(self, notes: np.ndarray) -> np.ndarray:
@@ -223,9 +218,9 @@ class PerformanceTokenizer(Tokenizer):
     def decode(self, ids: Sequence[int]) -> Score:
         """The score any in-range id sequence describes; never raises for ids in 0..vocab_size-1.
 
-        Stray NOTE_OFFs are ignored; a NOTE_ON of a pitch sounding since an earlier time ends it, one at
-        the same time adds a unison (a NOTE_OFF ends the first begun); a note never closed ends at the
-        last time reached, at most unclosed_note_ms after its onset.
+        Stray NOTE_OFFs are ignored; a NOTE_ON of a sounding pitch adds a note (a unison or an overlap
+        between voices), and a NOTE_OFF ends the one of that pitch begun first; a note never closed
+        ends at the last time reached, at most unclosed_note_ms after its onset.
         """
         return self._to_score(self._cleanup(self._read(self._checked(ids))))
 
@@ -254,16 +249,11 @@ class PerformanceTokenizer(Tokenizer):
                 time += value
             elif kind == _ON or kind == _OFF:
                 key = (instrument, value)
-                ended = sounding.get(key, [])
-                if kind == _OFF:
-                    ended = ended[:1]
-                elif ended and ended[0][0] == time:
-                    ended = []
-                for onset, vel in ended:
-                    notes.append((value, onset, time, vel, instrument))
-                    sounding[key].remove((onset, vel))
                 if kind == _ON:
                     sounding.setdefault(key, []).append((time, velocity))
+                elif sounding.get(key):
+                    onset, vel = sounding[key].pop(0)
+                    notes.append((value, onset, time, vel, instrument))
             elif kind == _VEL:
                 velocity = value
             elif kind == _PROG:

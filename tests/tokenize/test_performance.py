@@ -80,12 +80,12 @@ def test_tempo_map_is_spent_and_programs_switch_only_on_change():
 
 def test_normalize_losses():
     score = Score(
-        [Note(60, 0, 960, 81), Note(60, 480, 960, 81),  # same pitch overlapping: the first ends at 480
+        [Note(60, 0, 960, 81), Note(60, 480, 960, 81),  # same pitch overlapping (two voices): both kept
          Note(64, 0, 1), Note(64, 0, 0),  # zero length: 1 step; a unison, the 2nd over NARROW's 3 voices
          Note(10, 0, 480), Note(62, 2, 478, 0)],  # pitch 10 is below NARROW's range; velocity 0 → 4
         title="The Kesh", tune_type="jig", source="x.abc", time_signatures=[(0, 6, 8)], key_signatures=[(0, 7, "major")])
     assert NARROW.normalize(score) == Score(
-        [Note(60, 0, 500, 84), Note(60, 500, 1000, 84), Note(62, 0, 500, 4), Note(64, 0, 10, 80)],
+        [Note(60, 0, 1000, 84), Note(60, 500, 1000, 84), Note(62, 0, 500, 4), Note(64, 0, 10, 80)],
         tpq=500, tempos=[TempoChange(0, 120.0)])
     assert TOK.normalize(score).notes[0] == Note(10, 0, 500, 80)
 
@@ -105,10 +105,13 @@ def test_decode_is_robust_to_model_output():
     ids = [BOS, off(50), vel(100), on(60), on(60), shift(10), on(60), shift(20), off(60), off(60),
            prog("drums"), on(36), shift(5), on(64), shift(3), EOS, on(70)]
     assert TOK.decode(ids).notes == (
-        Note(60, 0, 100, 100), Note(60, 0, 100, 100),  # two NOTE_ONs at one time: a unison
-        Note(60, 100, 200, 100),  # a NOTE_ON later closes both; the second NOTE_OFF is stray
+        Note(60, 0, 300, 100), Note(60, 0, 300, 100),  # NOTE_ONs of a sounding pitch add notes;
+        Note(60, 100, 280, 100),  # NOTE_OFFs end the first begun; this one is never closed
         Note(36, 300, 80, 100, 0, True),  # never closed: ends at the last time reached
         Note(64, 350, 30, 100, 0, True))
+    nested = Score([Note(60, 0, 1500), Note(60, 500, 500)], tpq=500)  # the later note ends first: paired first-begun
+    assert TOK.normalize(nested).notes == (Note(60, 0, 1000), Note(60, 500, 1000))
+    assert TOK.normalize(nested).metadata["overlaps_repaired"] == 2
     assert TOK.decode([on(60)]).notes == (Note(60, 0, 10, 80),)  # default velocity; 1 step
     long = [on(60)] + [shift(100)] * 8 + [on(62), shift(1)]
     assert TOK.decode(long).notes == (Note(60, 0, 5000, 80), Note(62, 8000, 10, 80))  # unclosed: ≤ 5 s
