@@ -99,8 +99,8 @@ def abc2midi_files(n: int, folder: Path) -> list[Path]:
     from music21 import corpus
 
     for abc in sorted(Path(p) for p in corpus.getPaths(fileExtensions=("abc",)) if "oneills1850" in str(p)):
-        subprocess.run(["abc2midi", str(abc), "-o", str(folder / abc.stem), "-silent", "-NGRA", "-NGUI"],
-                       cwd=folder, capture_output=True, timeout=120, check=False)
+        copy = shutil.copy(abc, folder / abc.name)  # abc2midi writes <stem><X:>.mid beside its input
+        subprocess.run(["abc2midi", copy, "-silent", "-NGRA", "-NGUI"], capture_output=True, timeout=120, check=False)
     return sorted(folder.glob("*.mid"))[:n]
 
 

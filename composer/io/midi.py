@@ -28,7 +28,20 @@ _new_note = functools.partial(tuple.__new__, Note)  # Note from a 6-tuple, witho
 
 def load_midi(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
     """Read a type 0 or 1 MIDI file into one Score; bad or oversized files raise InputError/LimitError."""
-    path = Path(path)
+    return [symusic_to_score(_symusic(Path(path), limits), path, limits)]
+
+
+def load_midi_tracks(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
+    """One Score per track that holds notes, in file order (symusic splits a type 0 file by channel),
+    each with the whole file's tempo, meter and key maps and pickup; metadata names the track."""
+    sm = _symusic(Path(path), limits)
+    whole = symusic_to_score(sm, path, limits)
+    return [whole.replace(notes=notes, metadata={**whole.metadata, "track": i, "track_name": str(track.name)})
+            for i, (track, notes) in enumerate(((t, _track_notes(t)) for t in sm.tracks), start=1) if notes]
+
+
+def _symusic(path: Path, limits: ReadLimits):
+    """The file parsed by symusic in tick time; InputError for what is not a readable MIDI file."""
     data = read_bytes(path, limits)
     if data[:4] != b"MThd":
         raise InputError("not a MIDI file (no MThd header)", path)
@@ -38,7 +51,7 @@ def load_midi(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Sco
         sm = symusic.Score.from_midi(data, ttype="tick")
     except Exception as e:  # symusic raises RuntimeError/ValueError with its own wording
         raise InputError(_cut_off(data) or f"malformed MIDI: {e}"[:300], path) from None
-    return [symusic_to_score(sm, path, limits)]
+    return sm
 
 
 def _cut_off(data: bytes) -> str | None:
