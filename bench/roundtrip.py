@@ -132,7 +132,7 @@ def downbeats_on_bar_lines(tunes: list, folder: Path) -> float:
         chord = max(n.pitch for n in tune.notes if n.start == downbeat.start)
         part = converter.parse(str(path)).parts[0]
         measures = list(part.getElementsByClass("Measure"))
-        bar = measures[-1].getContextByClass("TimeSignature").barDuration.quarterLength
+        bar = tune.time_signature.bar_beats if tune.time_signature else 4.0
         full = next((m for m in measures if m.duration.quarterLength == bar), None)
         first = full.notes.first() if full is not None else None
         ok = first is not None and first.offset == 0 and max(p.midi for p in first.pitches) == chord \

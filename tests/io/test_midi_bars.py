@@ -29,8 +29,8 @@ def first_full_bar(path: Path) -> tuple[float, int, float]:
 
     part = converter.parse(str(path)).parts[0]
     measures = list(part.getElementsByClass("Measure"))
-    meter = measures[-1].getContextByClass("TimeSignature")
-    full = next(m for m in measures if m.duration.quarterLength == meter.barDuration.quarterLength)
+    meter = measures[0].getContextByClass("TimeSignature") if len(measures) < 2 else measures[1].timeSignature
+    full = next(m for m in measures if m.duration.quarterLength == (meter or measures[0].timeSignature).barDuration.quarterLength)
     first = full.notes.first()
     return full.duration.quarterLength, max(p.midi for p in first.pitches), first.offset
 
@@ -106,3 +106,21 @@ def test_random_files_from_other_tools_keep_their_bars(tmp_path: Path) -> None:
         plan = random_plan(rng)
         (score,) = load(write(plan, tmp_path / f"{i}.mid"))
         assert bars_of(score) == plan.expected(), (i, plan.meter, plan.pickup, plan.pickup_style)
+
+
+@pytest.mark.parametrize("name", ["cooleys.abc", "give_us_a_drink_of_water.abc"])
+def test_musicxml_writes_a_pickup_as_an_uncounted_measure_zero(tmp_path: Path, name: str) -> None:
+    from music21 import converter
+
+    from composer.render.notation import musicxml_bytes
+
+    (score,) = load(SEEDS / name)
+    path = tmp_path / "tune.musicxml"
+    path.write_bytes(musicxml_bytes(score))
+    assert b'<measure implicit="yes" number="0">' in path.read_bytes()
+    zero, one = list(converter.parse(str(path)).parts[0].getElementsByClass("Measure"))[:2]
+    assert zero.duration.quarterLength == score.metadata["pickup_ticks"] / 480
+    assert one.number == 1 and one.duration.quarterLength == score.time_signature.bar_beats
+    assert one.notes.first().offset == 0 and one.notes.first().pitch.midi == next(n for n in score.notes if n.start == score.metadata["pickup_ticks"]).pitch
+    back = load(path)[0]
+    assert back.notes == score.notes and back.metadata["pickup_ticks"] == score.metadata["pickup_ticks"]
