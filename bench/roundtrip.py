@@ -60,7 +60,7 @@ def exact_shares(files: list[Path], label: str) -> dict[str, float]:
                 failures[name].append(f"{path.name}: {problem}")
         repaired += toks["performance"].normalize(score).metadata["overlaps_repaired"] > 0
     shares = {name: exact[name] / max(read, 1) for name in SCHEMES}
-    print(f"{label}: {read} files; exact: " + ", ".join(f"{n} {exact[n]}/{read} ({100 * shares[n]:.1f} %)" for n in SCHEMES)
+    print(f"{label}: {read} files; exact: " + ", ".join(f"{n} {exact[n]}/{read} ({100 * shares[n]:.2f} %)" for n in SCHEMES)
           + f"; files performance reports overlaps_repaired in: {repaired}")
     for name in SCHEMES:
         for line in failures[name]:
