@@ -109,13 +109,25 @@ def test_decode_is_robust_to_model_output():
         Note(60, 100, 280, 100),  # NOTE_OFFs end the first begun; this one is never closed
         Note(36, 300, 80, 100, 0, True),  # never closed: ends at the last time reached
         Note(64, 350, 30, 100, 0, True))
-    nested = Score([Note(60, 0, 1500), Note(60, 500, 500)], tpq=500)  # the later note ends first: paired first-begun
-    assert TOK.normalize(nested).notes == (Note(60, 0, 1000), Note(60, 500, 1000))
-    assert TOK.normalize(nested).metadata["overlaps_repaired"] == 2
     assert TOK.decode([on(60)]).notes == (Note(60, 0, 10, 80),)  # default velocity; 1 step
     long = [on(60)] + [shift(100)] * 8 + [on(62), shift(1)]
     assert TOK.decode(long).notes == (Note(60, 0, 5000, 80), Note(62, 8000, 10, 80))  # unclosed: ≤ 5 s
     assert TOK.decode([]) == Score(tpq=500, tempos=[TempoChange(0, 120.0)])
+
+
+def test_overlaps_of_one_pitch_between_voices():
+    nested = Score([Note(60, 0, 1500), Note(60, 500, 500)], tpq=500)  # the later note ends first
+    ids = TOK.encode(nested)
+    assert TOK.tokens(ids) == ["BOS", "VELOCITY:80", "NOTE_ON:60", "TIME_SHIFT:50", "NOTE_ON:60", "TIME_SHIFT:50",
+                               "PROGRAM:0", "NOTE_OFF:60",  # the mark: this NOTE_OFF ends the latest-begun note
+                               "TIME_SHIFT:50", "NOTE_OFF:60", "EOS"]
+    assert TOK.decode(ids).notes == nested.notes and TOK.normalize(nested).metadata["overlaps_repaired"] == 0
+    crossing = Score([Note(60, 0, 1000), Note(60, 500, 1000)], tpq=500)
+    assert "PROGRAM:0" not in TOK.tokens(TOK.encode(crossing)) and TOK.normalize(crossing).notes == crossing.notes
+    three = Score([Note(60, 0, 1000), Note(60, 100, 200), Note(60, 100, 400)], tpq=500)  # the 100-300 one is neither
+    assert TOK.normalize(three).notes == (Note(60, 0, 300), Note(60, 100, 400), Note(60, 100, 900))
+    assert TOK.normalize(three).metadata["overlaps_repaired"] == 2
+    assert TOK.decode(TOK.encode(three)) == TOK.normalize(three)
 
 
 @pytest.mark.parametrize("bad", [[1, 520, 2], [-1], [1.5, 3], [[1, 2]]])
