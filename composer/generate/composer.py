@@ -75,6 +75,8 @@ class Composer:
 
         A seed of several tracks or parts gives its melody (`melody_seed`; `track` picks another)."""
         if seed is None:
+            if track is not None:
+                raise InputError("--track chooses a track of a seed file; there is no seed")
             return Seed([BOS], None)
         if isinstance(seed, (str, Path)):
             seed = melody_seed(Path(seed), track)

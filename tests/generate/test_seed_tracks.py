@@ -103,3 +103,10 @@ def test_cli_track_option(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
         except SystemExit as e:
             assert not e.code
     assert "wrote 1 variation" in capsys.readouterr().out
+
+
+def test_track_without_a_seed_file_is_refused(default: Composer) -> None:
+    with pytest.raises(InputError, match="there is no seed"):
+        default.seed(None, track=1)
+    with pytest.raises(InputError, match="a MIDI seed"):
+        default.seed(SEEDS / "kesh.abc", track=1)
