@@ -1,13 +1,15 @@
 """Form statistics of real and composed tunes, one row per set with the time each took.
 
-    python bench/form.py [--corpus DATA] [--tunes 100] [--composed 20] [--rng-seed 1]
+    python bench/form.py [--corpus DATA] [--tunes 100] [--composed 20] [--rng-seed 1] [--checkpoint CKPT]
+                         [--types reel,jig,hornpipe] [--key D] [--bars N]
 
 (a) O'Neill tunes read with composer's ABC reader (the one `composer.load` runs per tune: only the chosen
     tunes are parsed). With --corpus DATA (`composer corpus build oneills` then `composer tokenize … --tokenizer
     metric`): the tunes the shipped model held out (its checkpoint's split of DATA). Without: the first --tunes
     of music21's O'Neill tunes by SHA-1 of "file stem:X:title" (some of them were in the model's training set);
 (b) the same tunes written to MIDI by composer (`save_midi`) and read back (`load`);
-(c) --composed reels in D from the shipped model asked for by labels alone, 32 bars, --rng-seed;
+(c) --composed tunes of each of --types from --checkpoint (default: the shipped model) asked for by labels
+    alone (--key to ask a key too), a whole tune each (or --bars), --rng-seed;
 (d) those compositions written to MIDI and read back.
 """
 
@@ -102,6 +104,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--tunes", type=int, default=100, help="O'Neill tunes by hash order when no --corpus")
     parser.add_argument("--composed", type=int, default=20)
     parser.add_argument("--rng-seed", type=int, default=1)
+    parser.add_argument("--checkpoint", type=Path, help="model to compose with (default: the shipped one)")
+    parser.add_argument("--types", default="reel", help="comma-separated tune types to compose, --composed of each")
+    parser.add_argument("--key", default=None, help="asked key (default: the model draws one per tune)")
+    parser.add_argument("--bars", type=int, default=None, help="bars to compose (default: a whole tune, or 16)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # faster than two for small batches on this machine (field notes)
     config = FormConfig()
@@ -118,15 +124,19 @@ def main(argv: list[str]) -> None:
         midi_s = time.monotonic() - start
         timed(f"{name} via MIDI", real_midi, rows, seconds, config)
         start = time.monotonic()
-        composer = Composer.load(device="cpu")
-        composed = composer.compose(None, n=args.composed, tune_type="reel", key="D", bars=32, rng_seed=args.rng_seed)
-        composed = [s.replace(metadata={**s.metadata, "asked_type": "reel"}) for s in composed]
+        composer = Composer.load(args.checkpoint, device="cpu")
+        composed = []
+        for tune_type in args.types.split(","):
+            pieces = composer.compose(None, n=args.composed, tune_type=tune_type, key=args.key, bars=args.bars,
+                                      rng_seed=args.rng_seed)
+            pieces = [s.replace(metadata={**s.metadata, "asked_type": tune_type}) for s in pieces]
+            timed(f"model {tune_type}", pieces, rows, seconds, config)
+            timed(f"model {tune_type} via MIDI", via_midi(pieces, Path(tmp) / f"model-{tune_type}"), rows, seconds, config)
+            composed += pieces
         compose_s = time.monotonic() - start
-        timed("model reel in D", composed, rows, seconds, config)
-        timed("model reel in D via MIDI", via_midi(composed, Path(tmp) / "model"), rows, seconds, config)
     print("\n".join(form_table(rows)))
     print(f"times: read {len(real)} O'Neill tunes {read_s:.1f} s; MIDI round trip {midi_s:.1f} s; "
-          f"compose {len(composed)} reels {compose_s:.1f} s; form statistics "
+          f"compose {len(composed)} tunes {compose_s:.1f} s; form statistics "
           + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
 
 

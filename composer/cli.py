@@ -90,6 +90,8 @@ def compose(
     continuation_only: Annotated[bool, typer.Option("--continuation-only", help="Leave the seed out of the output.")] = False,
     drafts: Annotated[int | None, typer.Option("--drafts", help="With --type: drafts per variation, the likeliest of "
                                                "that type kept (default: the checkpoint's, 4; 1: off).")] = None,
+    track: Annotated[int | None, typer.Option("--track", help="Track N of a MIDI seed to continue (default: the "
+                                              "melody: monophonic, highest).")] = None,
 ) -> None:
     """Compose new music from a seed tune (or from a tune type/key/meter alone) and write it to listen to."""
     from composer.generate.composer import Composer
@@ -99,7 +101,7 @@ def compose(
     result = compose_to_folder(
         Composer.load(checkpoint), out, seed=chosen, wav=wav, png=png, html=html, n=n, bars=bars,
         temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type, key=key, meter=meter,
-        rng_seed=rng_seed, include_seed=not continuation_only, drafts=drafts, form=form, parts=parts)
+        rng_seed=rng_seed, include_seed=not continuation_only, drafts=drafts, form=form, parts=parts, track=track)
     typer.echo(f"wrote {len(result.pieces)} variation(s) into {result.folder}/")
     for piece in result.pieces:
         files = [p for p in (piece.midi, piece.abc, piece.wav, piece.png) if p]

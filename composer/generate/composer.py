@@ -21,11 +21,12 @@ import torch
 
 from composer.errors import CheckpointError, InputError
 from composer.io import load
+from composer.io.midi import MIDI_SUFFIXES, load_midi_tracks
 from composer.model.cache import CacheConfig, kind_index
 from composer.model.network import Model
 from composer.model.probe import TypeProbe, best_drafts
 from composer.model.sampling import SampleConfig, sample_tokens
-from composer.score import Score, key_name_to_signature
+from composer.score import Score, TempoChange, bar_grid, highest_voice, key_name_to_signature, melody_track
 from composer.tokenize.base import BOS, EOS, Tokenizer
 from composer.tokenize.form import FormPlan
 from composer.tokenize.grammar import grammar_for
@@ -45,6 +46,7 @@ class Seed:
     ids: list[int]
     score: Score | None
     title: str = "seed"
+    tempos: tuple[TempoChange, ...] = ()  # the seed's own tempo map at the decoded resolution, kept exactly
 
 
 class Composer:
@@ -72,17 +74,24 @@ class Composer:
 
     # --- seeds -------------------------------------------------------------------------------
     def seed(self, seed: str | Path | Score | list[int] | np.ndarray | None, *, key: str | None = None,
-             tune_type: str | None = None, meter: str | None = None) -> Seed:
-        """Encode a seed (path, Score or ids) into a prefix, fitting it into the vocabulary with warnings."""
+             tune_type: str | None = None, meter: str | None = None, track: int | None = None) -> Seed:
+        """Encode a seed (path, Score or ids) into a prefix, fitting it into the vocabulary with warnings.
+
+        A seed of several tracks or parts gives its melody (`melody_seed`; `track` picks another)."""
         if seed is None:
+            if track is not None:
+                raise InputError("--track chooses a track of a seed file; there is no seed")
             return Seed([BOS], None)
         if isinstance(seed, (str, Path)):
-            seed = load(seed)[0]
-        title = "seed"
+            seed = melody_seed(Path(seed), track)
+        elif track is not None:
+            raise InputError("--track chooses a track of a seed file; this seed is not a file")
+        title, tempos = "seed", ()
         if isinstance(seed, Score):
             title = seed.title or Path(seed.source).stem or title
             score = self._fit_seed(seed, key=key, tune_type=tune_type, meter=meter)
             ids = self.tokenizer.encode(score)
+            tempos = _exact_tempos(self.tokenizer, score)
         else:
             ids = [int(i) for i in seed]
             if any(not 0 <= i < self.tokenizer.vocab_size for i in ids):
@@ -91,7 +100,8 @@ class Composer:
                 ids = [BOS] + ids
         if EOS in ids:
             ids = ids[: ids.index(EOS)]
-        return Seed(ids, self.tokenizer.decode(ids + [EOS]), title)
+        decoded = self.tokenizer.decode(ids + [EOS])
+        return Seed(ids, decoded.replace(tempos=tempos) if tempos else decoded, title, tempos)
 
     def _fit_seed(self, score: Score, *, key: str | None, tune_type: str | None, meter: str | None) -> Score:
         """The seed moved into what the vocabulary holds: octave-shifted into the pitch range, drums
@@ -127,15 +137,17 @@ class Composer:
                 seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, tune_type: str | None = None, key: str | None = None,
                 meter: str | None = None, rng_seed: int | None = None, include_seed: bool = True,
-                drafts: int | None = None, form: str | None = None, parts: int | None = None) -> list[Score]:
+                drafts: int | None = None, form: str | None = None, parts: int | None = None,
+                track: int | None = None) -> list[Score]:
         """`n` new pieces continuing `seed` (or from the header alone), as Scores.
 
         Length: `bars` new bars (metric), or `seconds` of music (performance), capped by `max_tokens`; with
         `bars=None` a model that writes repeat signs ends the tune itself. `form` ('AABB', 'ABAB', 'AABBCC')
         or `parts` (n parts, each played twice) asks for a form in 8-bar parts.
         `drafts` per piece for an asked `tune_type` (None: the probe's default; 1: no choosing).
-        Each Score's metadata holds `seed_end_tick`, where the seed stops and new music begins."""
-        prefix = self.seed(seed, key=key, tune_type=tune_type, meter=meter)
+        Each Score's metadata holds `seed_end_tick`, where the seed stops and new music begins; the
+        seed's tempo map is kept exactly. `track`: which track of a multi-track seed file to continue."""
+        prefix = self.seed(seed, key=key, tune_type=tune_type, meter=meter, track=track)
         rows = self.compose_ids(prefix.ids, n=n, bars=bars, max_tokens=max_tokens, seconds=seconds,
                                 temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type,
                                 key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None, drafts=drafts,
@@ -144,6 +156,8 @@ class Composer:
         scores = []
         for i, ids in enumerate(rows, start=1):
             score = self.tokenizer.decode(ids)
+            if prefix.tempos:
+                score = score.replace(tempos=prefix.tempos)
             if not include_seed:
                 score = _drop_before(score, seed_end)
             title = f"{prefix.title} – variation {i}" if seed is not None else f"composition {i}"
@@ -285,8 +299,70 @@ def _seed_end_tick(tokenizer: Tokenizer, ids: list[int]) -> int:
 
 
 def _drop_before(score: Score, tick: int) -> Score:
+    """The score from `tick` on, moved to start at 0: the maps in force there move to 0, and the rest
+    of the bar `tick` falls in becomes a pickup, so the continuation keeps its bar lines."""
     notes = [n._replace(start=n.start - tick) for n in score.notes if n.start >= tick]
-    return score.replace(notes=notes)
+
+    def moved(changes):
+        before = [c for c in changes if c.tick <= tick][-1:]
+        return [c._replace(tick=0) for c in before] + [c._replace(tick=c.tick - tick) for c in changes if c.tick > tick]
+
+    _, offset = bar_grid(score, [tick])
+    meter = moved(score.time_signatures)
+    length = round(meter[0].bar_beats * score.tpq) if meter else 4 * score.tpq
+    pickup = int(length - offset[0]) if 0 < offset[0] < length else 0
+    return score.replace(notes=notes, tempos=moved(score.tempos), time_signatures=meter,
+                         key_signatures=moved(score.key_signatures), metadata={**score.metadata, "pickup_ticks": pickup})
+
+
+def melody_seed(path: Path, track: int | None = None) -> Score:
+    """The seed file's tune. Of a MIDI file with several tracks of notes, the melody track (of the
+    pitched tracks a monophonic one, then the highest, then the fullest: `melody_track`) or track
+    number `track`; of other files with several parts, the highest voice. Says in one line what it dropped."""
+    if path.suffix.lower() not in MIDI_SUFFIXES:
+        if track is not None:
+            raise InputError("--track chooses a track of a MIDI seed; read this seed's parts as one", path)
+        score = load(path)[0]
+        if (score.metadata.get("parts") or 1) > 1:
+            top = highest_voice(score)
+            warnings.warn(f"seed {path.name}: {score.metadata['parts']} parts; kept the highest voice "
+                          f"({len(top.notes)} notes), dropped {len(score.notes) - len(top.notes)} notes", stacklevel=3)
+            return top
+        return score
+    tracks = _joined(load_midi_tracks(path))
+    if track is not None and not 1 <= track <= len(tracks):
+        raise InputError(f"--track {track}: this file has {len(tracks)} track(s) with notes, 1–{len(tracks)}", path)
+    if len(tracks) == 1:
+        return tracks[0]
+    i = track - 1 if track is not None else melody_track(tracks)
+
+    def name(t: Score) -> str:
+        return f"{tracks.index(t) + 1} {t.metadata['track_name']!r} ({len(t.notes)} notes)"
+
+    how = "chosen with --track" if track is not None else "the melody: monophonic, highest"
+    warnings.warn(f"seed {path.name}: kept track {name(tracks[i])}, {how}; dropped "
+                  f"{', '.join(name(t) for j, t in enumerate(tracks) if j != i)}; --track N chooses another", stacklevel=3)
+    return tracks[i].replace(title=path.stem)
+
+
+def _joined(tracks: list[Score]) -> list[Score]:
+    """Tracks of one name and program joined: writers (composer's own among them) spread one part over
+    several tracks where its notes of one pitch overlap."""
+    groups: dict[tuple, Score] = {}
+    for t in tracks:
+        key = (t.metadata["track_name"], tuple(sorted({(n.program, n.is_drum) for n in t.notes})))
+        groups[key] = groups[key].replace(notes=groups[key].notes + t.notes) if key in groups else t
+    return list(groups.values())
+
+
+def _exact_tempos(tokenizer: Tokenizer, score: Score) -> tuple[TempoChange, ...]:
+    """The seed's tempo map at the decoded resolution, for schemes that keep beats (not performance,
+    whose seconds already hold the tempo); () when the scheme keeps seconds."""
+    if tokenizer.name == "performance":
+        return ()
+    tpq = tokenizer.decode([BOS, EOS]).tpq
+    tempos = score.tempos if score.tempos and score.tempos[0].tick == 0 else (TempoChange(0, 120.0), *score.tempos)
+    return tuple(TempoChange(round(t.tick * tpq / score.tpq), t.qpm) for t in tempos)
 
 
 def _cpu(generator: torch.Generator) -> torch.Generator:

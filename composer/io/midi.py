@@ -2,6 +2,9 @@
 
 Reading keeps the file's ticks per quarter note as the Score's tpq, one program/drum flag per
 track, and the tempo, time-signature and key-signature maps. Zero-length notes are dropped.
+Pickups travel as notation programs write them: a short first bar (a time signature of the pickup's
+length at tick 0, the tune's own at the first downbeat). Reading such a bar gives
+`metadata["pickup_ticks"]`; writing a Score with a pickup writes one (docs/io.md).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 from collections import defaultdict
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +20,7 @@ import numpy as np
 from composer.errors import InputError, LimitError, OutputError
 from composer.files import atomic_write_bytes
 from composer.io.limits import DEFAULT_LIMITS, ReadLimits, check_notes, check_qpm, check_seconds, read_bytes
-from composer.score import MODE_OFFSETS, KeySignature, Note, Score, TempoChange, TimeSignature
+from composer.score import MODE_OFFSETS, KeySignature, Note, Score, TempoChange, TimeSignature, pickup_ticks
 
 MIDI_SUFFIXES = (".mid", ".midi")
 _new_note = functools.partial(tuple.__new__, Note)  # Note from a 6-tuple, without _make's length check
@@ -24,7 +28,20 @@ _new_note = functools.partial(tuple.__new__, Note)  # Note from a 6-tuple, witho
 
 def load_midi(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
     """Read a type 0 or 1 MIDI file into one Score; bad or oversized files raise InputError/LimitError."""
-    path = Path(path)
+    return [symusic_to_score(_symusic(Path(path), limits), path, limits)]
+
+
+def load_midi_tracks(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Score]:
+    """One Score per track that holds notes, in file order (symusic splits a type 0 file by channel),
+    each with the whole file's tempo, meter and key maps and pickup; metadata names the track."""
+    sm = _symusic(Path(path), limits)
+    whole = symusic_to_score(sm, path, limits)
+    return [whole.replace(notes=notes, metadata={**whole.metadata, "track": i, "track_name": str(track.name)})
+            for i, (track, notes) in enumerate(((t, _track_notes(t)) for t in sm.tracks), start=1) if notes]
+
+
+def _symusic(path: Path, limits: ReadLimits):
+    """The file parsed by symusic in tick time; InputError for what is not a readable MIDI file."""
     data = read_bytes(path, limits)
     if data[:4] != b"MThd":
         raise InputError("not a MIDI file (no MThd header)", path)
@@ -34,7 +51,7 @@ def load_midi(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Sco
         sm = symusic.Score.from_midi(data, ttype="tick")
     except Exception as e:  # symusic raises RuntimeError/ValueError with its own wording
         raise InputError(_cut_off(data) or f"malformed MIDI: {e}"[:300], path) from None
-    return [symusic_to_score(sm, path, limits)]
+    return sm
 
 
 def _cut_off(data: bytes) -> str | None:
@@ -72,14 +89,28 @@ def symusic_to_score(sm, path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) 
     notes: list[Note] = []
     for track in sm.tracks:
         notes.extend(_track_notes(track))
+    signatures, pickup = _read_pickup(_time_signatures(sm, path), tpq)
     return timing.replace(
         notes=notes,
-        time_signatures=_time_signatures(sm, path),
+        time_signatures=signatures,
         key_signatures=_key_signatures(sm, path),
         title=Path(path).stem,
         source=str(path),
-        metadata={"tracks": len(sm.tracks)},
+        metadata={"tracks": len(sm.tracks), "pickup_ticks": pickup},
     )
+
+
+def _read_pickup(signatures: list[TimeSignature], tpq: int) -> tuple[list[TimeSignature], int]:
+    """A first bar shorter than the next meter's, ended by that meter's signature one bar later, is a
+    pickup: its signature is dropped and the next one moved to tick 0. Returns (signatures, pickup ticks)."""
+    sigs = sorted({t.tick: t for t in signatures}.values())  # the last signature at a tick wins
+    if len(sigs) < 2 or sigs[0].tick != 0:
+        return sigs, 0
+    short, full = sigs[0], sigs[1]
+    length = short.bar_beats * tpq
+    if full.tick != length or not 0 < length < full.bar_beats * tpq:
+        return sigs, 0
+    return [full._replace(tick=0), *sigs[2:]], full.tick
 
 
 def _track_notes(track) -> list[Note]:
@@ -157,6 +188,7 @@ def save_midi(score: Score, path: str | Path, *, force: bool = True) -> Path:
     bad = [n for n in score.notes if not 0 <= n.pitch <= 127 or not 0 <= n.program <= 127]
     if bad:
         raise OutputError(f"cannot write {bad[0]} to MIDI: pitch and program must be 0–127", path)
+    score = _with_short_first_bar(score)
     pm = pretty_midi.PrettyMIDI(resolution=score.tpq)
     pm._tick_scales = _tick_scales(score)
     last_tick = max([score.end_tick] + [e.tick for e in (*score.time_signatures, *score.key_signatures)])
@@ -180,6 +212,28 @@ def save_midi(score: Score, path: str | Path, *, force: bool = True) -> Path:
     buffer = io.BytesIO()
     pm.write(buffer)
     return atomic_write_bytes(path, buffer.getvalue(), force=force)
+
+
+def _with_short_first_bar(score: Score) -> Score:
+    """A pickup written as notation programs write it: a time signature of the pickup's length at tick 0,
+    the tune's own at the first downbeat, so every bar line lands where the tune has it. A pickup no
+    power-of-two meter can measure (a triplet's worth) pads the first bar with rest instead."""
+    pickup = pickup_ticks(score)
+    first = score.time_signature
+    if not pickup or first is None or first.tick != 0:
+        return score
+    for power in range(first.denominator.bit_length() - 1, 7):
+        numerator = Fraction(pickup * 2**power, 4 * score.tpq)
+        if numerator.denominator == 1:
+            downbeat = [t for t in score.time_signatures if t.tick <= pickup][-1]._replace(tick=pickup)
+            later = [t for t in score.time_signatures if t.tick > pickup]
+            return score.replace(time_signatures=[TimeSignature(0, int(numerator), 2**power), downbeat, *later])
+    pad = round(first.bar_beats * score.tpq) - pickup
+    return score.replace(
+        notes=[n._replace(start=n.start + pad) for n in score.notes],
+        tempos=[t._replace(tick=t.tick + pad if t.tick else 0) for t in score.tempos],
+        key_signatures=[k._replace(tick=k.tick + pad if k.tick else 0) for k in score.key_signatures],
+        time_signatures=[first, *(t._replace(tick=t.tick + pad) for t in score.time_signatures[1:])])
 
 
 def _tick_scales(score: Score) -> list[tuple[int, float]]:

@@ -31,7 +31,7 @@ def musicxml_bytes(score: Score, path: Path | None = None) -> bytes:
         if shift:
             s = s.makeNotation()
             for part in s.parts:
-                _make_pickup(part.getElementsByClass("Measure").first(), shift)
+                _make_pickup(part, shift)
         with tempfile.TemporaryDirectory() as tmp:
             return Path(s.write("musicxml", fp=str(Path(tmp) / "out.musicxml"))).read_bytes()
     except Exception as e:  # music21 raises many types for notation it cannot spell
@@ -59,10 +59,18 @@ def _part(score: Score, lane: list, q: _Grid, shift: Fraction, tempos: bool):
     return part
 
 
-def _make_pickup(measure, shift: Fraction) -> None:
-    """Turn a first bar that starts with `shift` beats of rest into an anacrusis (paddingLeft)."""
-    if measure is None:
+def _make_pickup(part, shift: Fraction) -> None:
+    """Turn a first bar that starts with `shift` beats of rest into an anacrusis (paddingLeft), written
+    as notation programs write one: measure 0, implicit (uncounted), the first full bar numbered 1."""
+    from music21 import stream
+
+    measures = list(part.getElementsByClass("Measure"))
+    if not measures:
         return
+    for m in measures:
+        m.number -= 1
+    measure = measures[0]
+    measure.showNumber = stream.enums.ShowNumber.NEVER
     for rest in list(measure.getElementsByClass("Rest")):
         if rest.offset < shift:
             measure.remove(rest)

@@ -211,4 +211,3 @@ def key_name_to_signature(name: str, tick: int = 0) -> KeySignature:
             raise InputError(f"unknown mode {rest.strip()!r} in key {name!r}")
         mode = matches[0]
     return KeySignature(tick, pc % 12, mode)
-

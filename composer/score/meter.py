@@ -7,7 +7,9 @@ import bisect
 from collections.abc import Sequence
 from typing import Any
 
-from composer.score.core import Note, Score
+import numpy as np
+
+from composer.score.core import Note, Score, TimeSignature
 
 MAX_BARS = 4000
 
@@ -88,3 +90,31 @@ def ends_on_tonic(score: Score) -> bool | None:
 def ends_home(score: Score) -> bool:
     """A cadence: the last note on the key's tonic and on a main beat."""
     return bool(ends_on_tonic(score)) and bool(last_on_main_beat(score))
+
+def pickup_ticks(score: Score) -> int:
+    """The score's pickup (anacrusis) in ticks: `metadata["pickup_ticks"]` when it is shorter than the
+    first bar, else 0. Tick 0 is then the start of a short bar 0 and the first full bar starts there."""
+    value = score.metadata.get("pickup_ticks")
+    ts = score.time_signature
+    bar = round(ts.bar_beats * score.tpq) if ts else 4 * score.tpq
+    return int(value) if isinstance(value, (int, np.integer)) and 0 < value < bar else 0
+
+
+def bar_grid(score: Score, ticks: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Bar index and offset in ticks from that bar's start, for each tick, from the time-signature map
+    (4/4 without one) and the pickup. A pickup is bar 0, right-aligned: its offsets count from where a
+    full bar would have started, so a one-beat pickup in 4/4 sits at offset 3 beats."""
+    ticks = np.asarray(ticks, dtype=np.int64)
+    end = int(ticks.max()) + 1 if ticks.size else 1
+    sigs = list(score.time_signatures) or [TimeSignature(0, 4, 4)]
+    length = max(1, round(sigs[0].bar_beats * score.tpq))
+    pickup = pickup_ticks(score)
+    starts, tick, i = [], (pickup - length if pickup else 0), 0
+    while tick < end:
+        while i + 1 < len(sigs) and sigs[i + 1].tick <= max(tick, 0):
+            i += 1
+            length = max(1, round(sigs[i].bar_beats * score.tpq))
+        starts.append(tick)
+        tick += length
+    bars = np.searchsorted(np.array(starts, dtype=np.int64), ticks, side="right") - 1
+    return bars, ticks - np.array(starts, dtype=np.int64)[np.maximum(bars, 0)]

@@ -1,9 +1,11 @@
 """Beat-based tokens for folk tunes and quantised MIDI: a header (METER KEY TYPE TEMPO), then bars.
 
 Each bar is BAR, optional METER/KEY changes, then for each occupied position POSITION followed by
-its notes ([PROGRAM] PITCH [VELOCITY] DURATION, pitch ascending). Positions count `positions_per_beat`
-steps of a quarter note (12: triplets and jig eighths are exact). A pickup goes at the end of bar 0.
-Decode gives a Score at tpq 480. Rules and exact ids: docs/tokens/metric.md; value lists and config:
+its notes ([PROGRAM] PITCH [VELOCITY] DURATION…, pitch ascending). Positions count `positions_per_beat`
+steps of a quarter note (12: triplets and jig eighths are exact). A pickup goes at the end of bar 0;
+an empty POSITION in bar 0 marks tick 0 when the first note is not there (a leading rest). A note
+longer than the largest DURATION, or between two DURATION values, takes several DURATIONs that add
+up. Decode gives a Score at tpq 480. Rules and exact ids: docs/tokens/metric.md; value lists and config:
 metric_config.py.
 """
 
@@ -226,7 +228,7 @@ class MetricTokenizer(Tokenizer):
         meters = [(int(np.searchsorted(starts, s)), v) for s, _, v in segs[1:]]
         key = key_value(score.key_signature) if score.key_signature else NO_KEY
         return _Layout(meter, key, self.type_value(score.tune_type), self.tempo_value(self._first_qpm(score)),
-                       starts, meters, self._key_changes(score, key, shift, starts), notes)
+                       starts, meters, self._key_changes(score, key, shift, starts), notes, shift)
 
     @staticmethod
     def _first_qpm(score: Score) -> float:
@@ -262,9 +264,21 @@ class MetricTokenizer(Tokenizer):
         return _sorted_unique(g)
 
     def _duration(self, dur: np.ndarray) -> np.ndarray:
-        """Durations in the vocabulary: every step up to the fine limit, then whole beats, clamped."""
-        ppb = self._ppb
-        return np.where(dur <= self._fine, dur, np.minimum((dur + ppb // 2) // ppb * ppb, self._max_dur))
+        """Durations in positions, as they are: longer or in-between ones are written as pieces (`_pieces`)."""
+        return dur
+
+    def _pieces(self, dur: int) -> list[int]:
+        """DURATION values adding up to `dur`: the largest ones first, then whole beats, then the rest."""
+        top, ppb = self._max_dur, self._ppb
+        out = [top] * ((dur - 1) // top)
+        rest = dur - top * len(out)
+        if rest <= self._fine:
+            return out + [rest]
+        return out + [rest // ppb * ppb] + ([rest % ppb] if rest % ppb else [])
+
+    def _duration_id(self, value: int) -> int:
+        fine, ppb = self._fine, self._ppb
+        return self._off["DURATION"] + (value - 1 if value <= fine else fine - 1 + value // ppb - fine // ppb)
 
     def _velocity(self, velocity: np.ndarray) -> np.ndarray:
         if not self.config.velocity_bins:
@@ -347,7 +361,27 @@ class MetricTokenizer(Tokenizer):
         dur = notes[:, 3]
         fine, ppb = self._fine, self._ppb
         out[i + 1 + use_vel] = off["DURATION"] + np.where(dur <= fine, dur - 1, fine - 1 + dur // ppb - fine // ppb)
-        return out
+        out = self._long_notes(out, notes, i + 1 + use_vel)
+        return out if self._origin_fits(lay) else np.insert(out, 6, off["POSITION"] + lay.origin)
+
+    def _long_notes(self, out: np.ndarray, notes: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Notes no single DURATION holds get their pieces in place of the one id laid out for them."""
+        split = np.flatnonzero((notes[:, 3] > self._fine) & ((notes[:, 3] > self._max_dur) | (notes[:, 3] % self._ppb != 0)))
+        if not len(split):
+            return out
+        pieces = [[self._duration_id(v) for v in self._pieces(int(notes[k, 3]))] for k in split.tolist()]
+        parts, last = [], 0
+        for k, ids in zip(split.tolist(), pieces, strict=True):
+            j = int(at[k])
+            parts += [out[last:j], np.array(ids, dtype=np.int64)]
+            last = j + 1
+        return np.concatenate([*parts, out[last:]])
+
+    def _origin_fits(self, lay: _Layout) -> bool:
+        """Whether decode finds tick 0 from the first note alone; else an empty POSITION marks it in bar 0."""
+        first = int(lay.notes[0, 0]) if len(lay.notes) else 0
+        bar0 = int(lay.starts[1]) if len(lay.starts) > 1 else self._bar_len[lay.meter]
+        return not len(lay.notes) or (first if first < bar0 else 0) == lay.origin
 
     # --- ids → score --------------------------------------------------------------------------
     def decode(self, ids: Sequence[int]) -> Score:
@@ -407,9 +441,16 @@ class MetricTokenizer(Tokenizer):
         meters: list[tuple[int, str]] = []
         keys: list[tuple[int, str]] = []
         notes: list[tuple[int, int, int, int, int]] = []
-        length = pos = pitch = None
-        fresh, program, velocity = False, 0, int(self._velocity(np.array([80]))[0])
+        length = pos = pitch = origin = None
+        fresh, program, velocity, extend, empty = False, 0, int(self._velocity(np.array([80]))[0]), False, False
         for kind, tid in zip(self._kind_code[ids].tolist(), ids.tolist(), strict=True):
+            if empty and kind in (BAR, POS) and origin is None and len(starts) == 1 and not notes:
+                origin = pos  # an empty POSITION before bar 0's first note marks tick 0
+            empty = kind == POS and len(starts) > 0
+            if kind == DUR and extend:
+                notes[-1] = (*notes[-1][:3], notes[-1][3] + values[tid], notes[-1][4])
+                continue
+            extend = kind == DUR and pitch is not None
             if kind == BAR:
                 if length is None:
                     length = self._bar_len[head[METER]]
@@ -426,6 +467,7 @@ class MetricTokenizer(Tokenizer):
             elif kind == POS:
                 fresh, pitch = False, None
                 pos = values[tid] if values[tid] < length else None
+                empty = empty and pos is not None
             elif kind == PROG:
                 program = DRUMS if values[tid] == "drums" else values[tid]
             elif kind == PITCH and pos is not None:
@@ -435,18 +477,23 @@ class MetricTokenizer(Tokenizer):
             elif kind == DUR and pitch is not None:
                 notes.append((starts[-1] + pos, program, pitch, values[tid], velocity))
                 pitch = None
+        if empty and origin is None and len(starts) == 1 and not notes:
+            origin = pos
         grid = _sorted_unique(np.array(notes, dtype=np.int64).reshape(-1, 5))
         bars = np.array(starts or [0])
         last = int(np.searchsorted(bars, grid[-1, 0], side="right")) - 1 if len(grid) else 0
+        bar0 = int(bars[1]) if len(bars) > 1 else self._bar_len[head[METER]]
+        first = int(grid[0, 0]) if len(grid) else 0
+        origin = (first if first < bar0 else 0) if origin is None or not len(grid) else min(origin, first)
         return _Layout(head[METER], head[KEY], head[TYPE], head[TEMPO], bars,
                        _changes([m for m in meters if m[0] <= last], head[METER]),
-                       _changes([k for k in keys if k[0] <= last], head[KEY]), grid)
+                       _changes([k for k in keys if k[0] <= last], head[KEY]), grid, origin)
 
     def _to_score(self, lay: _Layout) -> Score:
-        """Grid to ticks at tpq 480; a first note inside bar 0 becomes tick 0 (its bar is a pickup)."""
-        tick, notes = self._tick, lay.notes
+        """Grid to ticks at tpq 480; the origin (a first note inside bar 0, or an empty POSITION before
+        it) becomes tick 0, and the part of bar 0 after it is a pickup."""
+        tick, notes, q = self._tick, lay.notes, lay.origin
         bar0 = int(lay.starts[1]) if len(lay.starts) > 1 else self._bar_len[lay.meter]
-        q = int(notes[0, 0]) if len(notes) and notes[0, 0] < bar0 else 0
         built = [Note(p, (s - q) * tick, d * tick, v, 0 if g == DRUMS else g, g == DRUMS)
                  for s, g, p, d, v in notes.tolist()]
         signatures = [(0, lay.meter)] + [(int(lay.starts[b]) - q, v) for b, v in lay.meters]
@@ -492,14 +539,13 @@ class _Layout:
     meters: list[tuple[int, str]]  # (bar ≥ 1, METER value) where the meter changes
     keys: list[tuple[int, str]]  # (bar ≥ 1, KEY value) where the key changes
     notes: np.ndarray  # (N, 5) position, program, pitch, duration, velocity
+    origin: int = 0  # position of tick 0 in bar 0: bar 0's length minus the pickup, or 0
 
 
 def _sorted_unique(g: np.ndarray) -> np.ndarray:
-    """Grid notes in token order (position, program, pitch); one per (position, program, pitch), the
-    longest (then loudest) kept."""
-    g = g[np.lexsort((g[:, 4], g[:, 3], g[:, 2], g[:, 1], g[:, 0]))]
-    same = (g[1:, :3] == g[:-1, :3]).all(axis=1)
-    return g[np.concatenate([~same, [True]])] if len(g) else g
+    """Grid notes in token order (position, program, pitch, duration, velocity); unisons (two voices on
+    one pitch at one position) are all kept."""
+    return g[np.lexsort((g[:, 4], g[:, 3], g[:, 2], g[:, 1], g[:, 0]))]
 
 
 def _changes(changes: list[tuple[int, str]], first: str) -> list[tuple[int, str]]:

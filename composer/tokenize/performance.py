@@ -8,6 +8,7 @@ and every lossy step are in docs/tokens/performance.md; `normalize` is exactly t
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,59 @@ def _bin_width(bins: int) -> int:
     return -(-127 // bins)
 
 
+def _voice_order(notes: np.ndarray) -> np.ndarray:
+    """Notes sorted by instrument and pitch, then onset, then end, then velocity."""
+    voice = (notes[:, 4] << 7) + notes[:, 0]
+    return notes[np.lexsort(((notes[:, 2] << 7) + notes[:, 3], (voice << 40) + notes[:, 1]))]
+
+
+def _paired(notes: np.ndarray) -> np.ndarray:
+    """Notes in `_voice_order` with the ends decode gives them (`_pairing` until nothing changes: a
+    re-pairing can move a note past another of its onset)."""
+    notes = _voice_order(notes)
+    for _ in range(8):
+        ends, _ = _pairing(notes)
+        if (ends == notes[:, 2]).all():
+            break
+        notes[:, 2] = ends
+        notes = _voice_order(notes)
+    return notes
+
+
+def _pairing(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For notes in `_voice_order`: the ends decode gives them, and which NOTE_OFFs carry the mark.
+
+    A NOTE_OFF ends the note of its instrument and pitch begun first; marked (a PROGRAM token naming
+    the instrument in force, which encode writes for nothing else), the one begun last. That holds
+    any overlap of two notes on one pitch (unisons, crossing and nested); where more overlap and the
+    note that ends is neither, the first-begun ends and takes over that note's end."""
+    ends, marked = notes[:, 2].copy(), np.zeros(len(notes), dtype=bool)
+    if not len(notes):
+        return ends, marked
+    voice = (notes[:, 4] << 7) + notes[:, 0]
+    running = np.maximum.accumulate((voice << 40) + notes[:, 2])
+    overlap = np.concatenate([[False], (voice[1:] == voice[:-1]) & (running[:-1] - (voice[1:] << 40) > notes[1:, 1])])
+    for v in np.unique(voice[overlap]).tolist():
+        idx = np.flatnonzero(voice == v)
+        target = notes[idx, 2].tolist()
+        events = sorted([(t, 1, i) for i, t in enumerate(notes[idx, 1].tolist())] + [(t, 0, i) for i, t in enumerate(target)])
+        sounding: list[int] = []
+        for time, is_on, i in events:
+            if is_on:
+                sounding.append(i)
+                continue
+            first, last = sounding[0], sounding[-1]
+            if target[first] != time and target[last] == time:
+                first = last
+                marked[idx[last]] = True
+            elif target[first] != time:
+                want = next(j for j in sounding if target[j] == time)
+                target[want], target[first] = target[first], time
+            ends[idx[first]] = time
+            sounding.remove(first)
+    return ends, marked
+
+
 class PerformanceTokenizer(Tokenizer):
     """Score ↔ Performance RNN event ids; see docs/tokens/performance.md for the exact ids."""
 
@@ -103,10 +157,15 @@ class PerformanceTokenizer(Tokenizer):
         return self._events(notes).tolist()
 
     def normalize(self, score: Score) -> Score:
-        """The score as decode(encode(score)) returns it: 10 ms grid at tpq 500/120 qpm, no metadata."""
-        return self._to_score(self._quantised(score))
+        """The score as decode(encode(score)) returns it: 10 ms grid at tpq 500/120 qpm. Its metadata
+        counts `overlaps_repaired`: notes of one instrument and pitch overlapping so that the later one
+        ends first, which this scheme cannot tell apart and pairs first-begun, first-ended
+        (docs/tokens/performance.md)."""
+        counts: dict[str, int] = {}
+        notes = self._quantised(score, counts)
+        return self._to_score(notes).replace(metadata=counts)
 
-    def _quantised(self, score: Score) -> np.ndarray:
+    def _quantised(self, score: Score, counts: dict[str, int] | None = None) -> np.ndarray:
         """Notes on the step grid, cleaned up, as int64 (N, 5): pitch, start, end, velocity, instrument."""
         n = len(score.notes)
         if n == 0:
@@ -126,24 +185,22 @@ class PerformanceTokenizer(Tokenizer):
         if instrument.min() < 0 or instrument.max() > DRUMS:
             raise self._error(score, "a note has a program outside 0-127")
         raw = np.stack([a[:, 0], steps[:n], steps[n:], velocity, instrument], axis=1)
-        return self._cleanup(raw)
+        return self._cleanup(raw, counts)
 
-    def _cleanup(self, raw: np.ndarray) -> np.ndarray:
-        """Drop out-of-range pitches, lengthen empty notes to 1 step, end same-pitch overlaps at the
-        next onset (one note per instrument, pitch and onset), and enforce max_polyphony. Idempotent."""
+    def _cleanup(self, raw: np.ndarray, counts: dict[str, int] | None = None) -> np.ndarray:
+        """Drop out-of-range pitches, lengthen empty notes to 1 step, pair the notes of one instrument and
+        pitch as decode does (`_pairing`: unisons and overlaps between voices are kept), enforce
+        max_polyphony. Idempotent; `counts["overlaps_repaired"]` says how many notes changed length."""
         c = self.config
         notes = raw[(raw[:, 0] >= c.pitch_low) & (raw[:, 0] <= c.pitch_high)]
         notes[:, 2] = np.maximum(notes[:, 2], notes[:, 1] + 1)
-        voice_start = ((notes[:, 4] << 7) + notes[:, 0] << 40) + notes[:, 1]  # instrument, pitch, onset
-        notes = notes[np.lexsort(((notes[:, 2] << 7) + notes[:, 3], voice_start))]
-        same_key = (notes[1:, 4] == notes[:-1, 4]) & (notes[1:, 0] == notes[:-1, 0])
-        duplicate = same_key & (notes[1:, 1] == notes[:-1, 1])  # keep the last: longest, then loudest
-        if duplicate.any():
-            notes = notes[np.concatenate([~duplicate, [True]])]
-            same_key = (notes[1:, 4] == notes[:-1, 4]) & (notes[1:, 0] == notes[:-1, 0])
-        clip = same_key & (notes[:-1, 2] > notes[1:, 1])
-        notes[:-1, 2] = np.where(clip, notes[1:, 1], notes[:-1, 2])
-        return self._cap_polyphony(notes)
+        before = notes.copy()
+        notes = _paired(notes)
+        if counts is not None:
+            counts["overlaps_repaired"] = len(notes) - sum((Counter(map(tuple, before.tolist()))
+                                                            & Counter(map(tuple, notes.tolist()))).values())
+        capped = self._cap_polyphony(notes)
+        return capped if len(capped) == len(notes) else _paired(capped)  # re-pairing keeps the polyphony
 
     def _cap_polyphony(self, notes: np.ndarray) -> np.ndarray:
         """Drop each note whose onset (in event order) finds max_polyphony notes already sounding."""
@@ -172,7 +229,7 @@ class PerformanceTokenizer(Tokenizer):
         n = len(notes)
         voice = (notes[:, 4] << 7) + notes[:, 0]  # instrument, pitch
         key = np.concatenate([(notes[:, 2] << 1) * 16512 + voice, ((notes[:, 1] << 1) + 1) * 16512 + voice])
-        order = np.argsort(key)
+        order = np.argsort(key, kind="stable")  # unisons keep their cleanup order: shortest first
         order = np.where(order < n, order + n, order - n)  # key lists offsets first; events list onsets first
         return order, order < n
 
@@ -188,10 +245,11 @@ class PerformanceTokenizer(Tokenizer):
         delta = np.diff(time, prepend=0)
         shifts = -(-delta // self.config.max_shift_steps)
         program = instrument != np.concatenate([[0], instrument[:-1]])
+        flag = ~is_on & _pairing(notes)[1][note]  # a NOTE_OFF that ends the latest-begun note of its pitch
         on_velocity = velocity[is_on]
         vel_change = np.zeros(len(order), dtype=bool)
         vel_change[is_on] = on_velocity != np.concatenate([[-1], on_velocity[:-1]])
-        count = shifts + program + vel_change + 1
+        count = shifts + program + flag + vel_change + 1
         end = np.cumsum(count) + 1  # position after each event's last token (BOS at 0)
         out = np.empty(int(end[-1]) + 1, dtype=np.int64)
         out[0], out[-1] = BOS, EOS
@@ -199,6 +257,7 @@ class PerformanceTokenizer(Tokenizer):
         out[end - 1] = np.where(is_on, self._on0, self._off0) + pitch - self.config.pitch_low
         out[(end - 2)[vel_change]] = self._vel0 + self._velocity_bin[on_velocity[vel_change[is_on]]]
         out[(start + shifts)[program]] = self._prog0 + instrument[program]
+        out[(start + shifts + program)[flag]] = self._prog0 + instrument[flag]
         has = shifts > 0
         if shifts.max() > 1:  # gaps over max_shift_steps: full-length shifts, then the remainder
             total = int(shifts.sum())
@@ -212,8 +271,9 @@ class PerformanceTokenizer(Tokenizer):
     def decode(self, ids: Sequence[int]) -> Score:
         """The score any in-range id sequence describes; never raises for ids in 0..vocab_size-1.
 
-        Stray NOTE_OFFs are ignored; a NOTE_ON of a sounding pitch ends the earlier note; a note
-        never closed ends at the last time reached, at most unclosed_note_ms after its onset.
+        Stray NOTE_OFFs are ignored; a NOTE_ON of a sounding pitch adds a note (a unison or an overlap
+        between voices), and a NOTE_OFF ends the one of that pitch begun first; a note never closed
+        ends at the last time reached, at most unclosed_note_ms after its onset.
         """
         return self._to_score(self._cleanup(self._read(self._checked(ids))))
 
@@ -234,25 +294,26 @@ class PerformanceTokenizer(Tokenizer):
         kinds = self._kind_code[ids].tolist()
         values = self._value[ids].tolist()
         max_open = max(1, self.config.unclosed_note_ms // self.config.time_step_ms)
-        time, velocity, instrument = 0, int(self._bin_velocity[self._velocity_bin[80]]), 0
-        sounding: dict[tuple[int, int], tuple[int, int]] = {}
+        time, velocity, instrument, latest = 0, int(self._bin_velocity[self._velocity_bin[80]]), 0, False
+        sounding: dict[tuple[int, int], list[tuple[int, int]]] = {}
         notes: list[tuple[int, int, int, int, int]] = []
         for kind, value in zip(kinds, values, strict=True):
             if kind == _SHIFT:
                 time += value
             elif kind == _ON or kind == _OFF:
                 key = (instrument, value)
-                if key in sounding:
-                    onset, vel = sounding.pop(key)
-                    notes.append((value, onset, time, vel, instrument))
                 if kind == _ON:
-                    sounding[key] = (time, velocity)
+                    sounding.setdefault(key, []).append((time, velocity))
+                elif sounding.get(key):
+                    onset, vel = sounding[key].pop(-1 if latest else 0)
+                    notes.append((value, onset, time, vel, instrument))
+                latest = False
             elif kind == _VEL:
                 velocity = value
             elif kind == _PROG:
-                instrument = value
-        for (inst, pitch), (onset, vel) in sounding.items():
-            notes.append((pitch, onset, min(time, onset + max_open), vel, inst))
+                latest, instrument = value == instrument, value
+        for (inst, pitch), held in sounding.items():
+            notes.extend((pitch, onset, min(time, onset + max_open), vel, inst) for onset, vel in held)
         return np.array(notes, dtype=np.int64).reshape(-1, 5)
 
     def _to_score(self, notes: np.ndarray) -> Score:

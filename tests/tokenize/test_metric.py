@@ -89,10 +89,11 @@ def test_encode_exact_ids_for_a_small_jig_with_a_pickup():
     assert back.tempos == (TempoChange(0, 189.0),) and back.tune_type == "jig" and back.tpq == 480
 
 
-def test_chords_share_one_position_pitch_ascending_and_duplicates_merge():
+def test_chords_share_one_position_pitch_ascending_and_unisons_are_kept():
     score = Score([Note(67, 0, 480), Note(60, 0, 960), Note(64, 0, 480), Note(64, 0, 240)], time_signatures=[(0, 4, 4)])
     ids = TOK.encode(score)
-    assert ids[5:] == [BAR, pos(0), pitch(60), dur(24), pitch(64), dur(12), pitch(67), dur(12), EOS]
+    assert ids[5:] == [BAR, pos(0), pitch(60), dur(24), pitch(64), dur(6), pitch(64), dur(12), pitch(67), dur(12), EOS]
+    assert TOK.decode(ids).notes == score.notes
     assert ids[1:5] == [6, TOK.table.id("KEY", "none"), TOK.table.id("TYPE", "unknown"), TOK.table.id("TEMPO", 117)]
 
 
@@ -112,18 +113,37 @@ def test_normalize_losses_are_the_documented_ones():
     score = Score([Note(60, 7, 1000, 33), Note(10, 0, 100), Note(61, 0, 20_000)], tpq=480, title="x",
                   tempos=[(0, 300.0)], time_signatures=[(0, 11, 8)], tune_type="polonaise")
     norm = TOK.normalize(score)
-    assert norm.notes == (Note(60, 0, 1000), Note(61, 0, 16 * 480))  # grid, velocity 80, clamp, range
+    assert norm.notes == (Note(60, 0, 1000), Note(61, 0, 20_000))  # grid, velocity 80, range; long notes kept
     assert norm.time_signatures == () and norm.tempos == (TempoChange(0, 240.0),) and norm.tune_type is None
     assert norm.title == "" and TOK.decode(TOK.encode(score)) == norm
     long = TOK.normalize(Score([Note(60, 0, 480 * 5 + 200)]))
-    assert long.notes[0].duration == 480 * 5  # past 4 beats, whole beats
+    assert long.notes[0].duration == 480 * 5 + 200  # between DURATION values: pieces, not rounded
 
 
-def test_leading_rest_in_bar_zero_becomes_a_pickup():
+def test_long_notes_are_written_as_pieces_that_add_up():
+    score = Score([Note(60, 0, 480 * 20), Note(64, 0, 480 * 4 + 240), Note(67, 0, 480 * 5 + 240)], time_signatures=[(0, 4, 4)])
+    ids = TOK.encode(score)
+    assert ids[5:] == [BAR, pos(0), pitch(60), TOK.table.id("DURATION", 192), dur(48), pitch(64), dur(48), dur(6),
+                       pitch(67), TOK.table.id("DURATION", 60), dur(6), EOS]
+    assert TOK.decode(ids).notes == score.notes
+
+
+def test_leading_rest_in_bar_zero_stays_a_rest():
     score = Score([Note(60, 480, 480), Note(62, 1920, 480)], time_signatures=[(0, 4, 4)])
-    norm = TOK.normalize(score)
-    assert [n.start for n in norm.notes] == [0, 1440] and norm.metadata["pickup_ticks"] == 1440
-    assert TOK.encode(norm) == TOK.encode(score)
+    ids = TOK.encode(score)
+    assert ids[5:9] == [BAR, pos(0), pos(12), pitch(60)]  # the empty POSITION marks tick 0
+    norm = TOK.decode(ids)
+    assert norm.notes == score.notes and norm.metadata["pickup_ticks"] == 0
+
+
+def test_a_pickup_that_starts_with_a_rest_keeps_both():
+    score = Score([Note(60, 240, 240), Note(62, 480, 480)], time_signatures=[(0, 4, 4)], metadata={"pickup_ticks": 480})
+    ids = TOK.encode(score)
+    assert ids[5:9] == [BAR, pos(36), pos(42), pitch(60)]
+    norm = TOK.decode(ids)
+    assert norm.notes == score.notes and norm.metadata["pickup_ticks"] == 480
+    unmarked = TOK.decode(ids[:6] + ids[7:])  # without the mark, the first note is tick 0 (a shorter pickup)
+    assert unmarked.notes[0].start == 0 and unmarked.metadata["pickup_ticks"] == 240
 
 
 def test_decode_skips_tokens_out_of_place():
