@@ -162,7 +162,7 @@ function card(v, i, run, seed, data) {
   if (v.files.png) node.append(el("img", { src: v.files.png, alt: `piano roll of ${v.name}`, loading: "lazy" }));
   const notation = el("div", { class: "notation" });
   node.append(notation);
-  if (window.ABCJS && v.abc) ABCJS.renderAbc(notation, v.abc, { responsive: "resize" });
+  if (window.ABCJS && v.abc) ABCJS.renderAbc(notation, v.abc, { responsive: "resize", scale: 0.8 });
   const links = el("p", { class: "links" });
   for (const kind of ["mid", "abc", "musicxml", "wav"]) {
     if (v.files[kind]) links.append(el("a", { class: `download-${kind}`, href: v.files[kind], download: "" }, `.${kind}`), " ");
