@@ -185,6 +185,31 @@ def concurrent(args: argparse.Namespace, out: Path) -> None:
     print("   one model: the server loads its checkpoint once, in create_app (tests/test_studio.py counts the loads)")
 
 
+def start_up(args: argparse.Namespace, fields: dict, out: Path) -> None:
+    """Figures 1 and 2: CLI and studio runs alternate (which goes first flips) so drift in load cancels."""
+    cli, studio, pages, browser = [], [], [], None
+    for i in range(args.repeats):
+        for which in ("cli", "studio") if i % 2 == 0 else ("studio", "cli"):
+            if which == "cli":
+                cli.append(cli_seconds(args, out / f"cli{i}"))
+                continue
+            seconds, page, server = studio_to_playing(fields, out / f"studio{i}")
+            studio.append(seconds)
+            pages.append(page)
+            if i == 0:
+                browser = browser_load_seconds(server.url)
+            server.stop()
+    s, c = statistics.median(studio), statistics.median(cli)
+    print(f"1. start to {args.n} variations playable (n {args.n}, bars {args.bars}, median of {args.repeats}): "
+          f"composer studio {s:.1f} s vs composer compose {c:.1f} s: {s / c:.2f}x (goal <= 1.10x); "
+          f"each run: studio {', '.join(f'{x:.1f}' for x in studio)}, cli {', '.join(f'{x:.1f}' for x in cli)}")
+    job, direct = in_process(args, out)
+    print(f"   on a loaded model: studio job {job:.1f} s vs compose_to_folder {direct:.1f} s: {job / direct:.2f}x")
+    line = f"2. page load: {statistics.median(pages) * 1000:.0f} ms to fetch the page and everything it loads"
+    print(line + (f"; chromium's load event + form filled {browser * 1000:.0f} ms" if browser else
+                  "; (no playwright/chromium: browser timing skipped)") + " (goal < 1 s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=4)
@@ -192,28 +217,16 @@ def main() -> None:
     parser.add_argument("--load-bars", type=int, default=4, help="bars per request in the concurrency test")
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--parts", default="1,2,3", help="which figures to measure (1 and 2 share their runs)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         fields = {"seed_kind": "bundled", "seed_name": "kesh", "n": args.n, "bars": args.bars, "rng_seed": 1}
-        cli, studio, pages = [], [], []
-        for i in range(args.repeats):
-            cli.append(cli_seconds(args, out / f"cli{i}"))
-            seconds, page, server = studio_to_playing(fields, out / f"studio{i}")
-            studio.append(seconds)
-            pages.append(page)
-            if i == 0:
-                browser = browser_load_seconds(server.url)
-            server.stop()
-        s, c = statistics.median(studio), statistics.median(cli)
-        print(f"1. start to {args.n} variations playable (n {args.n}, bars {args.bars}, median of {args.repeats}): "
-              f"composer studio {s:.1f} s vs composer compose {c:.1f} s: {s / c:.2f}x (goal <= 1.10x)")
-        job, direct = in_process(args, out)
-        print(f"   on a loaded model: studio job {job:.1f} s vs compose_to_folder {direct:.1f} s: {job / direct:.2f}x")
-        line = f"2. page load: {statistics.median(pages) * 1000:.0f} ms to fetch the page and everything it loads"
-        print(line + (f"; chromium's load event + form filled {browser * 1000:.0f} ms" if browser else
-                      "; (no playwright/chromium: browser timing skipped)") + " (goal < 1 s)")
-        concurrent(args, out)
+        parts = set(args.parts.split(","))
+        if parts & {"1", "2"}:
+            start_up(args, fields, out)
+        if "3" in parts:
+            concurrent(args, out)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,12 @@ def test_page_options_and_vendored_abcjs(client: TestClient) -> None:
     assert options["defaults"]["n"] == 4
 
 
+def test_without_fluidsynth_the_page_says_how_to_install_it(client: TestClient, monkeypatch) -> None:
+    monkeypatch.setattr(jobs.shutil, "which", lambda name: None)
+    options = client.get("/api/options").json()
+    assert options["fluidsynth"] is False and "apt-get install fluidsynth" in options["fluidsynth_hint"]
+
+
 def test_form_defaults_are_the_cli_defaults() -> None:
     cli = inspect.signature(cli_compose).parameters
     for name, value in Settings().to_dict().items():

@@ -7,6 +7,7 @@ Every name the studio takes from the rest of composer is imported in this module
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import json
 import multiprocessing
 import random
@@ -131,7 +132,10 @@ class Studio:
 
         self.composer = Composer.load(checkpoint)
         self.root = Path(compositions).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StudioStartError(f"cannot write runs here ({e.strerror}); pass --out another folder", self.root) from None
         self.limits = limits or ReadLimits()
         self.max_queue, self.wav, self.png = max_queue, wav, png
         self.checker = SeedChecker(self.limits)
@@ -192,7 +196,7 @@ class Studio:
             if waiting >= self.max_queue:
                 raise BadRequest(f"{waiting} compositions are waiting already; try again in a minute")
             if settings.rng_seed is None:
-                settings = Settings(**{**settings.to_dict(), "rng_seed": random.randint(0, 2**31 - 1)})
+                settings = dataclasses.replace(settings, rng_seed=random.randint(0, 2**31 - 1))
             job = Job(uuid.uuid4().hex[:12], settings, seed, seed_label, cleanup)
             self.jobs[job.id] = job
             for old in sorted(self.jobs.values(), key=lambda j: j.created)[:-MAX_KEPT_JOBS]:
@@ -233,10 +237,11 @@ class Studio:
 
     def status(self, job_id: str) -> dict[str, Any] | None:
         """A job's stage, place in the queue, elapsed time, rendering progress, and its cards when done."""
-        job = self.jobs.get(job_id)
+        with self._lock:
+            job, jobs = self.jobs.get(job_id), list(self.jobs.values())
         if job is None:
             return None
-        ahead = sum(j.stage == "queued" and j.created < job.created for j in self.jobs.values())
+        ahead = sum(j.stage == "queued" and j.created < job.created for j in jobs)
         out = {"id": job.id, "stage": job.stage, "ahead": ahead if job.stage == "queued" else 0,
                "seconds": round((job.finished or time.time()) - (job.started or time.time()), 1),
                "seed": job.seed_label, "settings": job.settings.to_dict(), "error": job.error, "notes": job.notes}
@@ -295,6 +300,9 @@ class Studio:
         """Finish the running job, drop queued ones, stop the seed checker."""
         self._worker.shutdown(wait=True, cancel_futures=True)
         self.checker.close()
+        for job in list(self.jobs.values()):
+            if job.cleanup is not None:
+                shutil.rmtree(job.cleanup, ignore_errors=True)
 
 
 class _Watched:
