@@ -240,3 +240,16 @@ def test_twenty_requests_at_once_share_one_model(tmp_path: Path, monkeypatch) ->
     assert all(wait_done(client, i)["stage"] == "done" for i in ids)
     assert len(loads) == 1 and len(list(tmp_path.glob("kesh*"))) == 20
     app.state.studio.close()
+
+
+def test_studio_command_refuses_a_taken_port_in_one_line(capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(SystemExit) as done:
+            cli_main(["studio", "--no-browser", "--port", str(taken.getsockname()[1])])
+    assert done.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot listen on 127.0.0.1:") and "--port" in err and "\n" not in err
