@@ -166,6 +166,16 @@ def test_bad_uploads_get_one_line_and_the_server_keeps_serving(client: TestClien
     assert set(Path(tempfile.gettempdir()).glob("composer-studio-*")) <= temps, "a refused upload left its temp folder"
 
 
+def test_a_streamed_upload_is_cut_off_at_the_limit(client: TestClient) -> None:
+    def chunks():
+        yield b"--b\r\nContent-Disposition: form-data; name=\"seed_file\"; filename=\"huge.mid\"\r\n\r\n"
+        for _ in range(40):
+            yield b"\0" * 65536
+
+    r = client.post("/api/seed", content=chunks(), headers={**POST, "content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 400 and "limit" in one_line_error(r)
+
+
 def test_upload_fuzz_never_crashes(client: TestClient, tmp_path: Path) -> None:
     from fuzz_inputs import make_case, midi_seeds, oneills_tunes
 

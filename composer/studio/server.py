@@ -56,7 +56,8 @@ def create_app(checkpoint: str | Path | None = None, compositions: str | Path = 
             Route("/api/jobs/{job_id}", _job), Route("/api/runs/{name}", _run),
             Route("/files/{path:path}", _file), Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)],
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
+                    Middleware(BodyLimit, limit=studio.limits.max_file_bytes + 65536)],
         exception_handlers={BadRequest: _bad_request, HTTPException: _http_error, Exception: _crash},
         lifespan=lifespan)
     app.state.studio = studio
@@ -129,6 +130,26 @@ async def _file(request: Request) -> Response:
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+class BodyLimit:
+    """Refuses a request body past `limit` bytes as it streams in, with or without a Content-Length."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise BadRequest(f"the upload is over the limit of {self.limit - 65536:,} bytes")
+            return message
+
+        await self.app(scope, counted if scope["type"] == "http" else receive, send)
+
+
 def safe_file(root: Path, relative: str, suffixes: tuple[str, ...]) -> Path:
     """The file `relative` names inside `root`; 404 for anything else (.., absolute, hidden, links out, other types)."""
     parts = PurePosixPath(relative).parts if relative else ()
