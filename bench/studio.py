@@ -10,12 +10,15 @@ Prints:
   2. page load: the page, its script, style, abcjs, options and history fetched (goal < 1 s), and
      the browser's own load event where playwright and chromium are installed;
   3. `--requests` compose requests sent at once to a fresh server: all answered, the model loaded
-     once, and the server's peak RSS vs a single request's (goal: within 300 MB).
+     once, and the server's peak RSS vs a single request's (goal: within 300 MB);
+  4. the fuzz suite's mutated files (tests/fuzz_inputs.py, as many cases as tests/test_fuzz.py)
+     sent as uploads: crashes (goal 0), and path-traversal attempts answered with a file (goal 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import shutil
 import statistics
@@ -185,6 +188,48 @@ def concurrent(args: argparse.Namespace, out: Path) -> None:
     print("   one model: the server loads its checkpoint once, in create_app (tests/test_studio.py counts the loads)")
 
 
+def fuzz(out: Path) -> None:
+    """Every fuzz case as an upload to an in-process server, then the traversal attacks of the tests."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fuzz_inputs import make_case, midi_seeds, oneills_tunes
+    from starlette.testclient import TestClient
+    from studio_helpers import live_server
+    from test_studio import ATTACKS
+
+    from composer.studio.server import create_app
+
+    app = create_app(None, out / "fuzz")
+    client = TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
+    (out / "fuzz-seeds").mkdir()
+    midi, tunes = midi_seeds(out / "fuzz-seeds", tunes=8), oneills_tunes(30)
+    counts, crashes, slowest = {"200": 0, "400": 0}, [], 0.0
+    for family, n in (("midi_mut", 250), ("midi_hostile", 100), ("abc_mut", 150), ("abc_random", 50)):
+        for i in range(n):
+            data, suffix = make_case(family, i, midi, tunes)
+            start = time.perf_counter()
+            r = client.post("/api/seed", data={"seed_kind": "upload"}, files={"seed_file": (f"case{suffix}", data)},
+                            headers=POST)
+            slowest = max(slowest, time.perf_counter() - start)
+            one_line = r.status_code == 400 and "\n" not in r.json().get("error", "\n")
+            if r.status_code not in (200, 400) or "crash" in r.json() or (r.status_code == 400 and not one_line):
+                crashes.append(f"{family} {i}: {r.status_code} {r.text[:120]}")
+            counts[str(r.status_code)] = counts.get(str(r.status_code), 0) + 1
+    served = 0
+    with live_server(app) as url:  # raw HTTP: a client library would tidy `..` away before sending
+        conn = http.client.HTTPConnection(url.removeprefix("http://"))
+        for attack in ATTACKS:
+            conn.request("GET", attack)
+            response = conn.getresponse()
+            response.read()
+            served += response.status == 200
+    app.state.studio.close()
+    print(f"4. upload fuzz: {sum(counts.values())} cases, {counts['200']} read, {counts['400']} refused in one line, "
+          f"{len(crashes)} crashes (goal 0), slowest {slowest:.2f} s; {served} of {len(ATTACKS)} traversal attempts "
+          f"served a file (goal 0)")
+    for line in crashes[:10]:
+        print("   " + line)
+
+
 def start_up(args: argparse.Namespace, fields: dict, out: Path) -> None:
     """Figures 1 and 2: CLI and studio runs alternate (which goes first flips) so drift in load cancels."""
     cli, studio, pages, browser = [], [], [], None
@@ -217,7 +262,7 @@ def main() -> None:
     parser.add_argument("--load-bars", type=int, default=4, help="bars per request in the concurrency test")
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--parts", default="1,2,3", help="which figures to measure (1 and 2 share their runs)")
+    parser.add_argument("--parts", default="1,2,3,4", help="which figures to measure (1 and 2 share their runs)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -227,6 +272,8 @@ def main() -> None:
             start_up(args, fields, out)
         if "3" in parts:
             concurrent(args, out)
+        if "4" in parts:
+            fuzz(out)
 
 
 if __name__ == "__main__":

@@ -176,6 +176,15 @@ def test_a_streamed_upload_is_cut_off_at_the_limit(client: TestClient) -> None:
     assert r.status_code == 400 and "limit" in one_line_error(r)
 
 
+def test_a_reader_that_hangs_is_cut_off_and_the_checker_recovers(client: TestClient, monkeypatch) -> None:
+    abc = {"seed_kind": "abc", "seed_abc": "X:1\nT:t\nM:6/8\nK:G\nGAB c2d|"}
+    monkeypatch.setattr(jobs, "SEED_CHECK_TIMEOUT_S", 0.001)
+    r = client.post("/api/seed", data=abc, headers=POST)
+    assert r.status_code == 400 and "took over" in one_line_error(r)
+    monkeypatch.undo()
+    assert client.post("/api/seed", data=abc, headers=POST).json()["notes"] == 5
+
+
 def test_upload_fuzz_never_crashes(client: TestClient, tmp_path: Path) -> None:
     from fuzz_inputs import make_case, midi_seeds, oneills_tunes
 
