@@ -83,6 +83,12 @@ def parse_settings(fields: Mapping[str, Any], labels: Labels | None = None) -> S
         rng_seed=rng_seed, continuation_only=_flag(fields, "continuation_only"), drafts=drafts)
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` as the one line the page shows: whitespace (newlines from a parser's message too) collapsed, capped."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def seed_kind(fields: Mapping[str, Any]) -> str:
     """Which seed the request names: bundled, upload, abc, none or continue."""
     kind = _text(fields, "seed_kind") or "bundled"

@@ -25,7 +25,7 @@ from typing import Any
 from composer.errors import ComposerError
 from composer.io import SUFFIXES as READABLE_SUFFIXES
 from composer.io import ReadLimits, load
-from composer.studio.form import BadRequest, Labels, Settings
+from composer.studio.form import BadRequest, Labels, Settings, one_line
 
 LOG_NAME = ".studio-log.jsonl"  # one line per studio run, beside the run folders (hidden: never served)
 SEED_CHECK_TIMEOUT_S = 30.0  # a last guard; ReadLimits' own time limit fires first in the child
@@ -89,12 +89,14 @@ class SeedChecker:
         with self._lock:
             try:
                 facts = self._pool.submit(describe_seed, str(path), self.limits).result(timeout=SEED_CHECK_TIMEOUT_S)
-            except (cf.TimeoutError, cf.process.BrokenProcessPool):
+            except (cf.TimeoutError, cf.process.BrokenProcessPool) as e:
                 for process in list((getattr(self._pool, "_processes", None) or {}).values()):
                     process.kill()
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._start()
-                facts = {"error": f"reading it took over {SEED_CHECK_TIMEOUT_S:.0f} s or crashed the reader"}
+                facts = {"error": f"reading it took over {SEED_CHECK_TIMEOUT_S:g} s" if isinstance(e, cf.TimeoutError)
+                         else "the reader process stopped on it (a script that builds the studio needs an "
+                              "`if __name__ == '__main__':` guard, as multiprocessing does)"}
         if "error" in facts:
             raise BadRequest(f"{path.name}: {facts['error']}")
         return facts
@@ -221,9 +223,9 @@ class Studio:
             self._log(job)
             job.stage = "done"
         except ComposerError as e:
-            job.error, job.stage = str(e).replace(str(job.cleanup or "\0"), "").lstrip("/"), "failed"
+            job.error, job.stage = one_line(str(e).replace(str(job.cleanup or "\0"), "").lstrip("/")), "failed"
         except Exception as e:  # noqa: BLE001 - the page gets one line; the server keeps serving
-            job.error, job.stage = f"composing failed ({type(e).__name__}: {str(e)[:200]})", "failed"
+            job.error, job.stage = one_line(f"composing failed ({type(e).__name__}: {e})"), "failed"
         finally:
             job.finished = time.time()
             if job.cleanup is not None:

@@ -28,7 +28,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from composer.studio.form import BadRequest, parse_settings, seed_kind
+from composer.studio.form import BadRequest, one_line, parse_settings, seed_kind
 from composer.studio.jobs import Studio, StudioStartError
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -202,7 +202,7 @@ def _studio(request: Request) -> Studio:
 
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse({"error": one_line(str(exc))}, status_code=400)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
