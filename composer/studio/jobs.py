@@ -18,7 +18,6 @@ import threading
 import time
 import uuid
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from composer.errors import ComposerError
 from composer.io import SUFFIXES as READABLE_SUFFIXES
 from composer.io import ReadLimits, load
 from composer.studio.form import BadRequest, Labels, Settings, one_line
+from composer.studio.job import Job, Watched
 
 LOG_NAME = ".studio-log.jsonl"  # one line per studio run, beside the run folders (hidden: never served)
 SEED_CHECK_TIMEOUT_S = 30.0  # a last guard; ReadLimits' own time limit fires first in the child
@@ -37,11 +37,22 @@ class StudioStartError(ComposerError):
     """The studio cannot start (port taken, folder unwritable); the CLI prints it as one line."""
 
 
+def generation() -> Any:
+    """composer's generation module (Composer, compose_to_folder, DEFAULT_SEED), imported on first use: the
+    seed-checking child process imports this module and must not load torch."""
+    from composer import sample
+
+    return sample
+
+
 def bundled_seeds() -> dict[str, Path]:
     """The ABC seeds shipped in midi_corpus/seeds, by file stem."""
-    from composer.sample import DEFAULT_SEED
+    return {p.stem: p for p in sorted(generation().DEFAULT_SEED.parent.glob("*.abc"))}
 
-    return {p.stem: p for p in sorted(DEFAULT_SEED.parent.glob("*.abc"))}
+
+def default_seed_name() -> str:
+    """The bundled seed `composer compose` starts from when given none (The Kesh)."""
+    return generation().DEFAULT_SEED.stem
 
 
 def score_abc(midi: Path) -> str:
@@ -106,33 +117,12 @@ class SeedChecker:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-@dataclass
-class Job:
-    """One compose request: queued, then composing, rendering, and done or failed."""
-
-    id: str
-    settings: Settings
-    seed: Path | None
-    seed_label: str
-    cleanup: Path | None = None  # a private temp folder holding an uploaded seed
-    stage: str = "queued"
-    created: float = field(default_factory=time.time)
-    started: float | None = None
-    finished: float | None = None
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
-    folder: Path | None = None
-    known_folders: set[str] = field(default_factory=set)
-
-
 class Studio:
     """One Composer loaded once, one worker thread composing queued jobs in turn, and the compositions folder."""
 
     def __init__(self, checkpoint: str | Path | None, compositions: str | Path, limits: ReadLimits | None = None,
                  max_queue: int = 64, wav: bool = True, png: bool = True) -> None:
-        from composer.sample import Composer
-
-        self.composer = Composer.load(checkpoint)
+        self.composer = generation().Composer.load(checkpoint)
         self.root = Path(compositions).resolve()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -157,7 +147,7 @@ class Studio:
     def options(self) -> dict[str, Any]:
         """Seeds, labels, limits and whether fluidsynth is there: all the page needs to draw its form."""
         labels = self.labels()
-        return {"seeds": list(bundled_seeds()), "default_seed": "kesh", "tune_types": list(labels.tune_types),
+        return {"seeds": list(bundled_seeds()), "default_seed": default_seed_name(), "tune_types": list(labels.tune_types),
                 "keys": list(labels.keys), "meters": list(labels.meters), "defaults": Settings().to_dict(),
                 "fluidsynth": shutil.which("fluidsynth") is not None, "fluidsynth_hint": FLUIDSYNTH_HINT,
                 "max_upload_bytes": self.limits.max_file_bytes, "suffixes": list(READABLE_SUFFIXES)}
@@ -209,15 +199,14 @@ class Studio:
 
     def _run(self, job: Job) -> None:
         """Compose one job on the shared model (only this worker thread ever touches it)."""
-        from composer.sample import compose_to_folder
-
         job.started, job.stage = time.time(), "composing"
         job.known_folders = {p.name for p in self.root.iterdir()}
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = compose_to_folder(_Watched(self.composer, job), self.root, seed=job.seed, wav=self.wav,
-                                           png=self.png, html=True, **job.settings.compose_args())
+                result = generation().compose_to_folder(Watched(self.composer, job), self.root, seed=job.seed,
+                                                        wav=self.wav, png=self.png, html=True,
+                                                        **job.settings.compose_args())
             job.notes = list(dict.fromkeys(str(w.message) for w in caught))[:5]
             job.folder = result.folder
             self._log(job)
@@ -305,16 +294,3 @@ class Studio:
         for job in list(self.jobs.values()):
             if job.cleanup is not None:
                 shutil.rmtree(job.cleanup, ignore_errors=True)
-
-
-class _Watched:
-    """The Composer as compose_to_folder sees it, marking the job's stage as sampling ends and rendering starts."""
-
-    def __init__(self, composer: Any, job: Job) -> None:
-        self.composer, self.job = composer, job
-
-    def compose(self, seed: Any, **args: Any) -> list:
-        self.job.stage = "composing"
-        scores = self.composer.compose(seed, **args)
-        self.job.stage = "rendering"
-        return scores

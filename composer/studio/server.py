@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from composer.studio.form import BadRequest, one_line, parse_settings, seed_kind
-from composer.studio.jobs import Studio, StudioStartError
+from composer.studio.jobs import Studio, StudioStartError, default_seed_name
 
 STATIC = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {".mid": "audio/midi", ".wav": "audio/wav", ".png": "image/png", ".abc": "text/vnd.abc; charset=utf-8",
@@ -81,8 +81,7 @@ async def _seed(request: Request) -> Response:
     """Read an uploaded or pasted seed under ReadLimits and describe it (the page shows it before composing)."""
     form = await _form(request)
     path, facts = await _upload(request, form, seed_kind(form))
-    if path is not None:
-        shutil.rmtree(path.parent, ignore_errors=True)
+    shutil.rmtree(path.parent, ignore_errors=True)
     return JSONResponse(facts)
 
 
@@ -95,7 +94,7 @@ async def _compose(request: Request) -> Response:
     if kind == "none":
         seed, label = None, "none (labels only)"
     elif kind == "bundled":
-        label = _field(form, "seed_name") or "kesh"
+        label = _field(form, "seed_name") or default_seed_name()
         seed = studio.bundled(label)
     elif kind == "continue":
         seed = safe_file(studio.root, _field(form, "continue_from"), (".mid",))
