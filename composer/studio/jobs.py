@@ -176,7 +176,7 @@ class Studio:
         path.write_bytes(data)
         try:
             return path, self.checker.check(path)
-        except BadRequest:
+        except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
