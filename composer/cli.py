@@ -396,6 +396,20 @@ def baseline(
         typer.echo(f"  n={n:<2} perplexity {ppl:8.3f}  ({math.log2(ppl):.3f} bits/token)")
 
 
+@app.command()
+def studio(
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="Model (default: the shipped one).")] = None,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the runs, shared with `composer compose`.")] = Path("compositions"),
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open the page in a browser.")] = False,
+) -> None:
+    """Compose in a local web page: pick a seed, listen to the variations, continue from the one you like."""
+    from composer.studio.server import serve
+
+    serve(checkpoint, host, port, open_browser=not no_browser, compositions=out)
+
+
 def _int_pair(text: str | None, option: str) -> tuple[int, int] | None:
     """'−5,6' → (−5, 6); None stays None."""
     if text is None:
