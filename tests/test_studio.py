@@ -10,7 +10,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from studio_helpers import POST, live_server, wait_done
+
+from tests.studio_helpers import POST, live_server, wait_done
 
 pytest.importorskip("starlette", reason="composer studio needs starlette (pip install -e .)")
 from starlette.testclient import TestClient  # noqa: E402
@@ -186,7 +187,7 @@ def test_a_reader_that_hangs_is_cut_off_and_the_checker_recovers(client: TestCli
 
 
 def test_upload_fuzz_never_crashes(client: TestClient, tmp_path: Path) -> None:
-    from fuzz_inputs import make_case, midi_seeds, oneills_tunes
+    from tests.fuzz_inputs import make_case, midi_seeds, oneills_tunes
 
     midi, tunes = midi_seeds(tmp_path, tunes=3), oneills_tunes(30)
     outcomes: dict[str, int] = {}

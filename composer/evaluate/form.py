@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from composer.score import PITCH_CLASS_NAMES, Score, bar_starts, ends_on_tonic
+from composer.score import PITCH_CLASS_NAMES, Score, analysed_tonic, bar_starts, ends_on_tonic
 from composer.score.form import Form, heard_parts
 from composer.score.meter import last_on_main_beat as meter_last_on_main_beat
 
@@ -114,33 +114,6 @@ def written_parts(form: Form | None) -> tuple[str, list[int]] | None:
 def last_on_main_beat(score: Score, config: FormConfig = FormConfig()) -> bool | None:
     """Whether the last note starts on a main beat of its bar (composer.score.last_on_main_beat on this grid)."""
     return meter_last_on_main_beat(score, config.grid_per_beat)
-
-
-def analysed_tonic(score: Score) -> int | None:
-    """Pitch class of the tonic music21's key analysis names (`stream.analyze('key')`: Aarden–Essen
-    profiles), None without notes. The analysis reads only each pitch class's total duration, so the
-    stream holds one note per pitch class with that duration (scaled): the same answer, ~25× faster."""
-    # lazy: music21 is slow to import
-    from music21 import note as m21_note
-    from music21 import stream as m21_stream
-    from music21.analysis.discrete import AardenEssen
-
-    totals = [0.0] * 12
-    for n in score.notes:
-        if not n.is_drum:
-            totals[n.pitch % 12] += n.duration
-    top = max(totals)
-    if top <= 0:
-        return None
-    part = m21_stream.Stream()
-    for pc, total in enumerate(totals):
-        if total > 0:
-            part.append(m21_note.Note(60 + pc, quarterLength=max(round(4 * total / top, 3), 0.001)))
-    try:
-        (tonic, _mode, _r), _colour = AardenEssen().process(part)
-    except Exception:  # music21 raises its own types on input it cannot weigh; the feature is then undefined
-        return None
-    return tonic.pitchClass
 
 
 def form_features(score: Score, config: FormConfig = FormConfig()) -> dict[str, Any]:

@@ -26,7 +26,15 @@ from composer.model.cache import CacheConfig, kind_index
 from composer.model.network import Model
 from composer.model.probe import TypeProbe, best_drafts
 from composer.model.sampling import SampleConfig, sample_tokens
-from composer.score import Score, TempoChange, bar_grid, highest_voice, key_name_to_signature, melody_track
+from composer.score import (
+    Score,
+    TempoChange,
+    analysed_tonic,
+    bar_grid,
+    highest_voice,
+    key_name_to_signature,
+    melody_track,
+)
 from composer.tokenize.base import BOS, EOS, Tokenizer
 from composer.tokenize.form import FormPlan
 from composer.tokenize.grammar import grammar_for
@@ -36,6 +44,7 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "defa
 TOKENS_PER_BAR_CAP = 96  # generous: a bar of sixteenths with chords stays under this
 DEFAULT_BARS = 16  # new bars when no length is asked of a model that writes no repeat signs
 PART_BARS = 8
+KEY_BONUS = 100.0  # outweighs any difference in the probe's log-probabilities
 WHOLE_TUNE_TOKENS = 1536  # a tune the model ends itself: O'Neill's longest folded tunes stay under this
 
 
@@ -173,7 +182,8 @@ class Composer:
         """Token rows: `prefix` followed by its sampled continuation, each ending in EOS.
 
         With no length asked, a model that writes repeat signs composes a whole tune: the seed's parts and
-        one more (AABB from labels alone), each part played twice, the last bar a cadence home (the grammar's)."""
+        one more (AABB from labels alone), each part played twice, the last bar a cadence home (the grammar's); of
+        the drafts for a type, one whose notes establish the asked key is kept first."""
         if n < 1:
             raise InputError(f"n must be at least 1, not {n}")
         if drafts is not None and drafts < 1:
@@ -198,9 +208,20 @@ class Composer:
             batch = self._sample_rows(start, forced, k * drafts, bars, max_tokens, seconds, config, generator, plan)
             if drafts > 1:
                 likely = self.probe.log_probs(self.model, self.tokenizer, batch)[:, self.probe.config.types.index(tune_type)]
+                if plan is not None:  # of the drafts like the type, one whose notes establish the asked key
+                    likely = likely + KEY_BONUS * self._in_key(batch)
                 batch = [batch[i] for i in best_drafts(likely, drafts)]
             rows += batch
         return rows
+
+    def _in_key(self, rows: list[list[int]]) -> torch.Tensor:
+        """1 for each row whose notes music21's key analysis hears in the key its header names, else 0."""
+        fits = []
+        for row in rows:
+            score = self.tokenizer.decode(row)
+            key = score.key_signature
+            fits.append(key is not None and analysed_tonic(score) == key.tonic)
+        return torch.tensor(fits, dtype=torch.float32, device=self.device)
 
     def _plan(self, prefix: list[int], bars: int | None, seconds: float | None, form: str | None,
               parts: int | None) -> FormPlan | None:

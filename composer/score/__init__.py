@@ -16,6 +16,7 @@ from composer.score.core import (
     pitch_name,
 )
 from composer.score.form import BarMarks, Form, RepeatError, fold, play_order, unfold
+from composer.score.key import analysed_tonic
 from composer.score.meter import (
     bar_grid,
     bar_starts,
@@ -27,7 +28,7 @@ from composer.score.meter import (
 )
 from composer.score.voices import highest_voice, is_monophonic, melody_track
 
-__all__ = ["DEFAULT_QPM", "DEFAULT_TPQ", "MODES", "MODE_OFFSETS", "PITCH_CLASS_NAMES", "BarMarks", "Form",
+__all__ = ["DEFAULT_QPM", "analysed_tonic", "DEFAULT_TPQ", "MODES", "MODE_OFFSETS", "PITCH_CLASS_NAMES", "BarMarks", "Form",
            "KeySignature", "Note", "RepeatError", "Score", "TempoChange", "TimeSignature", "bar_grid", "bar_starts", "ends_home",
            "ends_on_tonic", "fold", "highest_voice", "is_monophonic", "key_name_to_signature", "last_on_main_beat", "main_beats", "melody_track", "pickup_ticks", "pitch_name",
            "play_order", "unfold"]

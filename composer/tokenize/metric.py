@@ -11,66 +11,48 @@ metric_config.py.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from composer.errors import InputError, TokenizeError
+from composer.errors import InputError
 from composer.score import (
     DEFAULT_QPM,
     PITCH_CLASS_NAMES,
-    Form,
-    Note,
     Score,
-    TempoChange,
-    TimeSignature,
     key_name_to_signature,
-    play_order,
 )
 from composer.tokenize.base import BOS, EOS, Tokenizer
 from composer.tokenize.form import (
-    END_MARKS,
     FORM_VALUES,
-    START_MARKS,
     bar_keys,
     fold_bars,
     mark_values,
-    marks_from_values,
 )
 from composer.tokenize.metric_config import (
-    BAR,
     DECODE_TPQ,
     DRUMS,
-    DUR,
     HEADER_KINDS,
-    KEY,
     KEYS,
     KINDS,
     MAX_BARS,
-    METER,
     NO_KEY,
     OTHER_METER,
-    PITCH,
-    POS,
-    PROG,
-    TEMPO,
-    TYPE,
     UNKNOWN_TYPE,
-    VEL,
     MetricConfig,
     bar_positions,
     key_value,
     parse_meter,
     tempo_centres,
 )
+from composer.tokenize.metric_decode import MetricDecoding
+from composer.tokenize.metric_layout import Layout, sorted_unique
 
 
-class MetricTokenizer(Tokenizer):
+class MetricTokenizer(MetricDecoding, Tokenizer):
     """Score ↔ bar/position ids with a forceable header; see docs/tokens/metric.md for the exact ids."""
 
     name = "metric"
@@ -194,7 +176,7 @@ class MetricTokenizer(Tokenizer):
             return self.decode(self.encode(score))
         return self._to_score(self._layout(score))
 
-    def _folded(self, ids: np.ndarray, lay: _Layout, score: Score) -> list[int]:
+    def _folded(self, ids: np.ndarray, lay: Layout, score: Score) -> list[int]:
         """The ids with each repeated bar written once and FORM marks around the sections (else `ids`)."""
         bar_at = np.flatnonzero(ids == self._off["BAR"])
         chunks = [tuple(ids[a:b].tolist()) for a, b in zip(bar_at, [*bar_at[1:], len(ids) - 1], strict=True)]
@@ -210,7 +192,7 @@ class MetricTokenizer(Tokenizer):
                     *(self.table.id("FORM", v) for v in tail)]
         return out + [EOS]
 
-    def _layout(self, score: Score) -> _Layout:
+    def _layout(self, score: Score) -> Layout:
         """The score on the position grid: header values, bar starts, meter/key changes, notes."""
         if score.tpq <= 0:
             raise self._error(score, f"tpq must be positive, not {score.tpq}")
@@ -227,8 +209,8 @@ class MetricTokenizer(Tokenizer):
             np.arange(s, e if e is not None else s + (last - s) // n * n + 1, n) for (s, n, _), e in zip(segs, ends, strict=True)])
         meters = [(int(np.searchsorted(starts, s)), v) for s, _, v in segs[1:]]
         key = key_value(score.key_signature) if score.key_signature else NO_KEY
-        return _Layout(meter, key, self.type_value(score.tune_type), self.tempo_value(self._first_qpm(score)),
-                       starts, meters, self._key_changes(score, key, shift, starts), notes, shift)
+        return Layout(meter, key, self.type_value(score.tune_type), self.tempo_value(self._first_qpm(score)),
+                       starts, meters, self._keychanges(score, key, shift, starts), notes, shift)
 
     @staticmethod
     def _first_qpm(score: Score) -> float:
@@ -261,7 +243,7 @@ class MetricTokenizer(Tokenizer):
         dur = np.maximum(self._to_pos(a[:, 1] + a[:, 2], score.tpq) - pos, 1)
         program = np.where(a[:, 5] != 0, DRUMS, np.clip(a[:, 4], 0, 127)) if c.use_programs else 0 * pos
         g = np.stack([pos + shift, program, a[:, 0], self._duration(dur), self._velocity(a[:, 3])], axis=1)
-        return _sorted_unique(g)
+        return sorted_unique(g)
 
     def _duration(self, dur: np.ndarray) -> np.ndarray:
         """Durations in positions, as they are: longer or in-between ones are written as pieces (`_pieces`)."""
@@ -305,7 +287,7 @@ class MetricTokenizer(Tokenizer):
                 segs.append((line, self._bar_len[value], value))
         return segs
 
-    def _key_changes(self, score: Score, key: str, shift: int, starts: np.ndarray) -> list[tuple[int, str]]:
+    def _keychanges(self, score: Score, key: str, shift: int, starts: np.ndarray) -> list[tuple[int, str]]:
         """(bar index ≥ 1, KEY value) of each change, moved to the bar line at or after it."""
         out: list[tuple[int, str]] = [(0, key)]
         if not self.config.key_changes or key == NO_KEY:
@@ -322,7 +304,7 @@ class MetricTokenizer(Tokenizer):
                 out.append((bar, key_value(ks)))
         return out[1:]
 
-    def _ids(self, lay: _Layout) -> np.ndarray:
+    def _ids(self, lay: Layout) -> np.ndarray:
         """Lay the tokens out with counts and cumulative sums: per bar its header, per note its tokens."""
         off, notes, starts = self._off, lay.notes, lay.starts
         n_bars = len(starts)
@@ -377,136 +359,11 @@ class MetricTokenizer(Tokenizer):
             last = j + 1
         return np.concatenate([*parts, out[last:]])
 
-    def _origin_fits(self, lay: _Layout) -> bool:
+    def _origin_fits(self, lay: Layout) -> bool:
         """Whether decode finds tick 0 from the first note alone; else an empty POSITION marks it in bar 0."""
         first = int(lay.notes[0, 0]) if len(lay.notes) else 0
         bar0 = int(lay.starts[1]) if len(lay.starts) > 1 else self._bar_len[lay.meter]
         return not len(lay.notes) or (first if first < bar0 else 0) == lay.origin
-
-    # --- ids → score --------------------------------------------------------------------------
-    def decode(self, ids: Sequence[int]) -> Score:
-        """The score any in-vocabulary id sequence describes; tokens out of place are skipped (never raises
-        for ids in 0..vocab_size-1; the rules are in docs/tokens/metric.md). FORM marks are unfolded."""
-        arr = self._checked(ids)
-        if not self.config.form or not (self._kind_code[arr] < 0).any() or not (arr == self._off["BAR"]).any():
-            return self._to_score(self._read(arr))
-        return self._unfolded(arr)
-
-    def _unfolded(self, ids: np.ndarray) -> Score:
-        """Decode a folded stream: bars in the order the FORM marks play them, with the Form kept."""
-        form_id = self._off["FORM"]
-        bar_at = np.flatnonzero(ids == self._off["BAR"])
-        chunks, marks = [], []
-        for a, b in zip(bar_at, [*bar_at[1:], len(ids)], strict=True):
-            chunk = ids[a:b]
-            is_form = chunk >= form_id
-            values = [FORM_VALUES[i - form_id] for i in chunk[is_form].tolist()]
-            marks.append(marks_from_values([v for v in values if v in START_MARKS], [v for v in values if v in END_MARKS]))
-            chunks.append(chunk[~is_form])
-        order = play_order(marks)
-        if len(marks) > 1 and 0 in order[1:] and self._is_pickup(chunks[0]):  # a repeat never replays a pickup bar whole
-            marks[1] = dataclasses.replace(marks[1], start_repeat=True)
-            order = play_order(marks)
-        heard = np.concatenate([ids[: bar_at[0]], *(chunks[i] for i in order)])
-        lay = self._read(heard)
-        score = self._to_score(lay)
-        bar = self._bar_len[lay.meter] * self._tick
-        pickup = score.metadata.get("pickup_ticks", 0)
-        first = pickup if pickup else bar
-        starts = [0] + [first + k * bar for k in range(len(order))]
-        return score.replace(form=Form(tuple(marks), tuple(order), tuple(starts)))
-
-    def _is_pickup(self, chunk: np.ndarray) -> bool:
-        """Whether a bar's first note comes after its downbeat (bar 0 is then a pickup)."""
-        at = np.flatnonzero(self._kind_code[chunk] == POS)
-        return bool(at.size) and self.table.values[int(chunk[at[0]])] > 0
-
-    def _checked(self, ids: Sequence[int]) -> np.ndarray:
-        arr = np.asarray(ids)
-        if arr.size == 0:
-            return arr.astype(np.int64).reshape(0)
-        if arr.ndim != 1 or arr.dtype.kind not in "iu":
-            raise TokenizeError(f"{self.name} tokenizer: ids must be a flat sequence of integers")
-        if arr.min() < 0 or arr.max() >= self.vocab_size:
-            bad = int(arr[(arr < 0) | (arr >= self.vocab_size)][0])
-            raise TokenizeError(f"{self.name} tokenizer: id {bad} is outside the vocabulary 0..{self.vocab_size - 1}")
-        stop = np.flatnonzero(arr == EOS)
-        return (arr[: stop[0]] if stop.size else arr).astype(np.int64)
-
-    def _read(self, ids: np.ndarray) -> _Layout:
-        """The decoding state machine: header until the first BAR, then bars of positions and notes."""
-        values = self.table.values
-        head = {METER: OTHER_METER, KEY: NO_KEY, TYPE: UNKNOWN_TYPE, TEMPO: self.tempo_value(DEFAULT_QPM)}
-        starts: list[int] = []
-        meters: list[tuple[int, str]] = []
-        keys: list[tuple[int, str]] = []
-        notes: list[tuple[int, int, int, int, int]] = []
-        length = pos = pitch = origin = None
-        fresh, program, velocity, extend, empty = False, 0, int(self._velocity(np.array([80]))[0]), False, False
-        for kind, tid in zip(self._kind_code[ids].tolist(), ids.tolist(), strict=True):
-            if empty and kind in (BAR, POS) and origin is None and len(starts) == 1 and not notes:
-                origin = pos  # an empty POSITION before bar 0's first note marks tick 0
-            empty = kind == POS and len(starts) > 0
-            if kind == DUR and extend:
-                notes[-1] = (*notes[-1][:3], notes[-1][3] + values[tid], notes[-1][4])
-                continue
-            extend = kind == DUR and pitch is not None
-            if kind == BAR:
-                if length is None:
-                    length = self._bar_len[head[METER]]
-                starts.append(starts[-1] + length if starts else 0)
-                fresh, pos, pitch = True, None, None
-            elif not starts:
-                if kind in head:
-                    head[kind] = values[tid]
-            elif kind == METER and fresh and len(starts) > 1 and head[METER] != OTHER_METER != values[tid]:
-                length = self._bar_len[values[tid]]
-                meters.append((len(starts) - 1, values[tid]))
-            elif kind == KEY and fresh and len(starts) > 1 and head[KEY] != NO_KEY != values[tid]:
-                keys.append((len(starts) - 1, values[tid]))
-            elif kind == POS:
-                fresh, pitch = False, None
-                pos = values[tid] if values[tid] < length else None
-                empty = empty and pos is not None
-            elif kind == PROG:
-                program = DRUMS if values[tid] == "drums" else values[tid]
-            elif kind == PITCH and pos is not None:
-                pitch, velocity = values[tid], int(self._velocity(np.array([80]))[0])
-            elif kind == VEL and pitch is not None:
-                velocity = values[tid]
-            elif kind == DUR and pitch is not None:
-                notes.append((starts[-1] + pos, program, pitch, values[tid], velocity))
-                pitch = None
-        if empty and origin is None and len(starts) == 1 and not notes:
-            origin = pos
-        grid = _sorted_unique(np.array(notes, dtype=np.int64).reshape(-1, 5))
-        bars = np.array(starts or [0])
-        last = int(np.searchsorted(bars, grid[-1, 0], side="right")) - 1 if len(grid) else 0
-        bar0 = int(bars[1]) if len(bars) > 1 else self._bar_len[head[METER]]
-        first = int(grid[0, 0]) if len(grid) else 0
-        origin = (first if first < bar0 else 0) if origin is None or not len(grid) else min(origin, first)
-        return _Layout(head[METER], head[KEY], head[TYPE], head[TEMPO], bars,
-                       _changes([m for m in meters if m[0] <= last], head[METER]),
-                       _changes([k for k in keys if k[0] <= last], head[KEY]), grid, origin)
-
-    def _to_score(self, lay: _Layout) -> Score:
-        """Grid to ticks at tpq 480; the origin (a first note inside bar 0, or an empty POSITION before
-        it) becomes tick 0, and the part of bar 0 after it is a pickup."""
-        tick, notes, q = self._tick, lay.notes, lay.origin
-        bar0 = int(lay.starts[1]) if len(lay.starts) > 1 else self._bar_len[lay.meter]
-        built = [Note(p, (s - q) * tick, d * tick, v, 0 if g == DRUMS else g, g == DRUMS)
-                 for s, g, p, d, v in notes.tolist()]
-        signatures = [(0, lay.meter)] + [(int(lay.starts[b]) - q, v) for b, v in lay.meters]
-        keys = [(0, lay.key)] + [(int(lay.starts[b]) - q, v) for b, v in lay.keys]
-        return Score(
-            notes=built,
-            tpq=DECODE_TPQ,
-            tempos=(TempoChange(0, float(lay.tempo)),),
-            time_signatures=[TimeSignature(p * tick, *parse_meter(v)) for p, v in signatures if v != OTHER_METER],
-            key_signatures=[key_name_to_signature(v, p * tick) for p, v in keys if v != NO_KEY],
-            tune_type=None if lay.tune_type == UNKNOWN_TYPE else lay.tune_type,
-            metadata={"pickup_ticks": (bar0 - q) * tick if q else 0},
-        )
 
     # --- augmentation -------------------------------------------------------------------------
     def transposition_table(self, semitones: int) -> np.ndarray:
@@ -525,35 +382,3 @@ class MetricTokenizer(Tokenizer):
                 name = PITCH_CLASS_NAMES[(PITCH_CLASS_NAMES.index(tonic) + semitones) % 12]
                 table[i] = self.table.id("KEY", f"{name} {mode}")
         return table
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """A piece on the position grid: what encode lays out as ids and what decode reads back."""
-
-    meter: str
-    key: str
-    tune_type: str
-    tempo: int
-    starts: np.ndarray  # (B,) position of each bar line
-    meters: list[tuple[int, str]]  # (bar ≥ 1, METER value) where the meter changes
-    keys: list[tuple[int, str]]  # (bar ≥ 1, KEY value) where the key changes
-    notes: np.ndarray  # (N, 5) position, program, pitch, duration, velocity
-    origin: int = 0  # position of tick 0 in bar 0: bar 0's length minus the pickup, or 0
-
-
-def _sorted_unique(g: np.ndarray) -> np.ndarray:
-    """Grid notes in token order (position, program, pitch, duration, velocity); unisons (two voices on
-    one pitch at one position) are all kept."""
-    return g[np.lexsort((g[:, 4], g[:, 3], g[:, 2], g[:, 1], g[:, 0]))]
-
-
-def _changes(changes: list[tuple[int, str]], first: str) -> list[tuple[int, str]]:
-    """Changes with one per bar (the last) and none that repeats the value in force before it."""
-    out = [(0, first)]
-    for bar, v in changes:
-        if len(out) > 1 and out[-1][0] == bar:
-            out.pop()
-        if v != out[-1][1]:
-            out.append((bar, v))
-    return out[1:]
