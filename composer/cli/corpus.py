@@ -17,7 +17,7 @@ def tokenize(
     inputs: Annotated[list[Path], typer.Argument(help="MIDI/ABC/MusicXML files or folders (searched recursively).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Corpus folder to write; re-running resumes it.")],
     tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="Scheme: performance, metric or abc.")] = "metric",
-    workers: Annotated[int | None, typer.Option("--workers", "-j", help="Processes (default: every core).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", help="Processes.", show_default="every core")] = None,
     shard: Annotated[str | None, typer.Option("--shard", help="i/n: this machine's share of the files (k % n == i).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start the folder afresh instead of resuming it.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
