@@ -4,8 +4,9 @@
 
 Prints: stateful vs re-running the prefix every step (goal ≥ 15×), batch 32 vs batch 1 tokens/s
 (goal ≥ 15×), a grammar-masked sampler step vs a bare model step (goal ≤ 1.25×), the neural cache's
-cost (with vs without, and per step late vs early in a piece: the window keeps it flat), and the peak
-memory of composing 32 variations (goal ≤ 1 GB on CPU).
+cost (with vs without, and per step late vs early in a piece: the window keeps it flat), the thread count
+the sampler picks per batch size against --threads for every batch (batch 1, 4 and 32, and composing the
+default 4 variations), and the peak memory of composing 32 variations (goal ≤ 1 GB on CPU).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import torch
 
 from composer.generate.composer import DEFAULT_CHECKPOINT, Composer
+from composer.model import sampling
 from composer.model.cache import CacheConfig
 from composer.model.network import Model, ModelConfig
 from composer.model.sampling import SampleConfig, sample_tokens
@@ -60,6 +62,32 @@ def sampler(composer: Composer, batch: int, tokens: int, grammar: bool, cache: b
     return time.perf_counter() - start
 
 
+def thread_choice(composer: Composer, tokens: int, threads: int) -> None:
+    """Sampler speed per batch with one thread and with `threads`, and what the sampler's own choice gains."""
+    chosen_small, timed = sampling.SMALL_BATCH, {}
+    sampling.SMALL_BATCH = 0  # measure both counts as set, not as the sampler would choose
+    try:
+        for batch in (1, 4, 32):
+            for count in (1, threads):
+                torch.set_num_threads(count)
+                timed[batch, count] = sampler(composer, batch, tokens, True)
+            pick = 1 if batch <= chosen_small else threads
+            print(f"threads      batch {batch:2d}: 1 thread {batch * tokens / timed[batch, 1]:8.0f} tokens/s | {threads} threads "
+                  f"{batch * tokens / timed[batch, threads]:8.0f} tokens/s | sampler picks {pick}: "
+                  f"{timed[batch, threads] / timed[batch, pick]:.2f}× against always {threads}")
+        torch.set_num_threads(threads)
+        start = time.perf_counter()
+        composer.compose(n=4, bars=16, rng_seed=0)
+        always = time.perf_counter() - start
+    finally:
+        sampling.SMALL_BATCH = chosen_small
+    start = time.perf_counter()
+    composer.compose(n=4, bars=16, rng_seed=0)
+    picked = time.perf_counter() - start
+    print(f"compose 4 variations × 16 bars: {always:.2f} s with {threads} threads, {picked:.2f} s as picked: "
+          f"{always / picked:.2f}×")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="default: the shipped model, else a fresh 2×512 LSTM")
@@ -91,6 +119,8 @@ def main() -> None:
         short = sampler(composer, 32, n // 4, True, cache=True)
         print(f"sampler with its cache (window {composer.cache.window}) vs without: batch 1 {c1 / t1:.2f}×, "
               f"batch 32 {c32 / t32:.2f}×; per step, {n} tokens vs {n // 4}: {(c32 / n) / (short / (n // 4)):.2f}×")
+    thread_choice(composer, n, args.threads)
+    torch.set_num_threads(args.threads)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     composer.compose(n=32, bars=16, rng_seed=0, tune_type="reel", key="D major")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
