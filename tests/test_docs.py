@@ -1,4 +1,4 @@
-"""The Python examples in README.md and docs/api.md run as written, from a fresh folder."""
+"""The Python examples in README.md and docs/api.md run as written, from a fresh folder, twice in a row."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def test_python_examples_run(doc: str, tmp_path: Path, monkeypatch: pytest.Monke
     for name in ("midi_corpus", "checkpoints"):
         (tmp_path / name).symlink_to(ROOT / name)
     monkeypatch.chdir(tmp_path)
-    for block in blocks:
-        exec(compile(block, doc, "exec"), {"__name__": "__doc_example__"})
+    for _ in range(2):  # the second time finds the first one's outputs
+        for block in blocks:
+            exec(compile(block, doc, "exec"), {"__name__": "__doc_example__"})
     if doc == "docs/api.md":
         made = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()}
         assert {"out/variation.mid", "out/variation.png", "out/jig.mid", "out/eval/report.json"} <= made
