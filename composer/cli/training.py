@@ -84,6 +84,8 @@ def train_command(
             raise InputError(str(e)) from None
         result = training.train(data, out, model_opts, data_config, train_config, force=force, progress=not quiet,
                                 init=init)
+        if int(os.environ.get("RANK", "0")) == 0 and result.best_val_loss is not None and result.stopped != "interrupted":
+            _against_bigram(data, data_config, result.best_val_loss, result.step)
     if int(os.environ.get("RANK", "0")) == 0:
         best = "" if result.best_val_loss is None else (
             f"; best val loss {result.best_val_loss:.4f} (perplexity {math.exp(result.best_val_loss):.2f})")
@@ -98,6 +100,24 @@ def train_command(
             typer.echo(f"interrupted at step {result.step}: continue with composer train --resume "
                        f"{shlex.quote(result.run_dir)}", err=True)
         sys.exit(130)
+
+
+def _against_bigram(data: Path, data_config: Any, best_val_loss: float, steps: int) -> None:
+    """Say whether the run beat a bigram on its own split: below it, the network has not learnt the music yet."""
+    import warnings  # lazy: start-up
+
+    from composer.corpus.data import load_data  # lazy: start-up
+    from composer.evaluate.baseline import perplexity_by_order  # lazy: start-up
+
+    loaded = load_data(data, data_config)
+    train_pieces, val_pieces = loaded.split_sequences()
+    bigram, ppl = perplexity_by_order(train_pieces, val_pieces, loaded.vocab_size, [2])[2], math.exp(best_val_loss)
+    if ppl < bigram:
+        typer.echo(f"validation perplexity {ppl:.2f} beats a bigram's {bigram:.2f} on the same split")
+    else:
+        warnings.warn(f"validation perplexity {ppl:.2f} after {steps} steps is no better than a bigram's {bigram:.2f} on "
+                      "the same split: the network has not learnt the music yet; train longer (more --epochs, a smaller "
+                      "--batch-size) as docs/training.md shows", stacklevel=2)
 
 
 def _given(**options: Any) -> dict[str, Any]:
