@@ -84,8 +84,6 @@ def train_command(
             raise InputError(str(e)) from None
         result = training.train(data, out, model_opts, data_config, train_config, force=force, progress=not quiet,
                                 init=init)
-        if int(os.environ.get("RANK", "0")) == 0 and result.best_val_loss is not None and result.stopped != "interrupted":
-            _against_bigram(data, data_config, result.best_val_loss, result.step)
     if int(os.environ.get("RANK", "0")) == 0:
         best = "" if result.best_val_loss is None else (
             f"; best val loss {result.best_val_loss:.4f} (perplexity {math.exp(result.best_val_loss):.2f})")
@@ -93,6 +91,8 @@ def train_command(
                    f"{result.tokens_per_second:,.0f} tokens/s{best}; run in {result.run_dir}")
         if "cache" in result.extra:
             typer.echo(_cache_line(result.extra["cache"]))
+        if resume is None and result.best_val_loss is not None and result.stopped != "interrupted":
+            _against_bigram(data, data_config, result.best_val_loss, result.step)
     if result.stopped == "interrupted":
         if int(os.environ.get("RANK", "0")) == 0:
             import shlex  # lazy: start-up
