@@ -29,3 +29,23 @@ def test_python_examples_run(doc: str, tmp_path: Path, monkeypatch: pytest.Monke
         made = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()}
         assert {"out/variation.mid", "out/variation.png", "out/jig.mid", "out/eval/report.json"} <= made
         assert os.path.getsize(tmp_path / "out" / "variation.png") > 10_000
+
+
+def test_readme_render_line_runs_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's `composer render …` line, after a `composer compose`, runs again without refusing."""
+    from composer.cli import main
+
+    [line] = re.findall(r"^(composer render [^#\n]*)", (ROOT / "README.md").read_text(), flags=re.M)
+    monkeypatch.chdir(tmp_path)
+
+    def run(args: list[str]) -> int:
+        try:
+            main(args)
+        except SystemExit as e:
+            return int(e.code or 0)
+        return 0
+
+    assert run(["compose", "--n", "1", "--bars", "2", "--no-wav", "--no-png", "--no-html", "--rng-seed", "1"]) == 0
+    for _ in range(2):
+        assert run(line.split()[1:]) == 0
+    assert (tmp_path / "compositions" / "kesh" / "variation-01.musicxml").stat().st_size > 1000
