@@ -171,6 +171,8 @@ class Composer:
         """Token rows: `prefix` followed by its sampled continuation, each ending in EOS."""
         if n < 1:
             raise InputError(f"n must be at least 1, not {n}")
+        if bars is not None and bars < 1:
+            raise InputError(f"bars must be at least 1, not {bars}")
         if drafts is not None and drafts < 1:
             raise InputError(f"drafts must be at least 1, not {drafts}")
         judged = self.probe is not None and self.probe.knows(tune_type)

@@ -6,6 +6,7 @@ Music-free on purpose: it takes a model, prefix ids, a token-filter (`Grammar`) 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from composer.errors import InputError
 from composer.model.cache import CacheConfig, CacheMemory
 from composer.model.network import repeat_state
 
@@ -39,6 +41,14 @@ class SampleConfig:
     top_k: int | None = None
     top_p: float | None = None
     max_tokens: int = 2048
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise InputError(f"temperature must be a number > 0, not {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise InputError(f"top_k must be at least 1, not {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:  # also refuses nan
+            raise InputError(f"top_p must be > 0 and ≤ 1, not {self.top_p}")
 
 
 # At or below this many rows a CPU step is too small to split: one thread beats two (bench/sample.py measures it;

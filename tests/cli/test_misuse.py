@@ -149,3 +149,20 @@ def test_real_entry_point_and_help(tmp_path: Path) -> None:
 def test_every_help_shows_defaults(command: list[str], tmp_path: Path) -> None:
     result = run_cases([command], tmp_path)[0]
     assert result["code"] == 0 and "[default:" in result["out"], result
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from composer.generate.composer import Composer
+
+    return Composer.load(CKPT, device="cpu")
+
+
+@pytest.mark.parametrize("bad", [{"temperature": 0.0}, {"temperature": -1.0}, {"temperature": float("nan")},
+                                 {"top_k": 0}, {"top_p": 2.0}, {"top_p": float("nan")}, {"bars": 0}, {"n": 0}])
+def test_the_library_refuses_what_the_cli_refuses(bad: dict, shipped) -> None:
+    """API users get the same rules as the command line: an InputError, never a silent greedy or empty piece."""
+    from composer.errors import InputError
+
+    with pytest.raises(InputError, match=next(iter(bad))):
+        shipped.compose(**{"n": 1, "bars": 1, "rng_seed": 0, **bad})
