@@ -119,7 +119,7 @@ class Composer:
                           f"{low}–{high}; moved {octaves:+d} octave(s), notes still outside dropped", stacklevel=3)
             score = score.transpose(12 * octaves)
         seed_meter = _meter_text(score)
-        if tune_type is not None and seed_meter not in TYPE_METERS.get(tune_type, (seed_meter,)):
+        if tune_type is not None and seed_meter is not None and seed_meter not in TYPE_METERS.get(tune_type, (seed_meter,)):
             warnings.warn(f"--type {tune_type} ignored: the seed is in {seed_meter}, and a {tune_type} is in "
                           f"{' or '.join(TYPE_METERS[tune_type])}", stacklevel=3)
         elif tune_type is not None:
