@@ -64,7 +64,7 @@ def baseline(
     split_seed: Annotated[int | None, typer.Option(help="Seed of the piece split (as in train).")] = None,
 ) -> None:
     """Kneser-Ney n-gram perplexity on the validation pieces, per order — the bar the LSTM must clear."""
-    check(val_fraction=(val_fraction, Range(0, 1, above=True)), split_seed=(split_seed, SEED))
+    check(val_fraction=(val_fraction, Range(0, 0.9, above=True)), split_seed=(split_seed, SEED))
     try:
         lo, _, hi = orders.partition("-")
         wanted = list(range(int(lo), int(hi) + 1)) if hi else [int(o) for o in orders.split(",")]

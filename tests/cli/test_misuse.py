@@ -64,7 +64,7 @@ VALUES = [  # exit 1: one line naming the option and its range
         ("--max-minutes", "0"), ("--max-steps", "0"), ("--log-every", "0"), ("--checkpoint-every", "0"),
         ("--preview-every", "-1"), ("--seed", "-1"), ("--transpose", "3"), ("--transpose", "6,-5"))],
     ["tokenize", "x", "--out", "y", "-j", "0"], ["baseline", "x", "--val-fraction", "0"],
-    ["baseline", "x", "--val-fraction", "1.5"], ["baseline", "x", "--orders", "0-3"], ["baseline", "x", "--orders", "a"],
+    ["baseline", "x", "--val-fraction", "1"], ["baseline", "x", "--orders", "0-3"], ["baseline", "x", "--orders", "a"],
     ["evaluate", "--n", "0"], ["evaluate", "--temperature", "0"], ["evaluate", "--drafts", "0"],
     ["classify", "train", "x", "--out", "y", "--epochs", "0"], ["classify", "train", "x", "--out", "y", "--hidden", "0"],
     ["fit-cache", "a", "b", "--out", "c", "--pieces", "0"], ["fit-cache", "a", "b", "--out", "c", "--window", "0"],
