@@ -64,14 +64,17 @@ def sampler(composer: Composer, batch: int, tokens: int, grammar: bool, cache: b
 
 def thread_choice(composer: Composer, tokens: int, threads: int) -> None:
     """Sampler speed per batch with one thread and with `threads`, and what the sampler's own choice gains."""
-    chosen_small, timed = sampling.SMALL_BATCH, {}
-    sampling.SMALL_BATCH = 0  # measure both counts as set, not as the sampler would choose
+    timed = {}
+    torch.set_num_threads(threads)
+    sampling.AUTO_THREADS = True
+    picks = {batch: sampling.sampling_threads(batch, torch.device("cpu")) for batch in (1, 4, 32)}
+    sampling.AUTO_THREADS = False  # measure the counts as set, not as the sampler would choose
     try:
         for batch in (1, 4, 32):
-            for count in (1, threads):
+            pick = picks[batch]
+            for count in sorted({1, threads, pick}):
                 torch.set_num_threads(count)
                 timed[batch, count] = sampler(composer, batch, tokens, True)
-            pick = 1 if batch <= chosen_small else threads
             print(f"threads      batch {batch:2d}: 1 thread {batch * tokens / timed[batch, 1]:8.0f} tokens/s | {threads} threads "
                   f"{batch * tokens / timed[batch, threads]:8.0f} tokens/s | sampler picks {pick}: "
                   f"{timed[batch, threads] / timed[batch, pick]:.2f}× against always {threads}")
@@ -80,10 +83,11 @@ def thread_choice(composer: Composer, tokens: int, threads: int) -> None:
         composer.compose(n=4, bars=16, rng_seed=0)
         always = time.perf_counter() - start
     finally:
-        sampling.SMALL_BATCH = chosen_small
+        sampling.AUTO_THREADS = True
     start = time.perf_counter()
     composer.compose(n=4, bars=16, rng_seed=0)
     picked = time.perf_counter() - start
+    sampling.AUTO_THREADS = False
     print(f"compose 4 variations × 16 bars: {always:.2f} s with {threads} threads, {picked:.2f} s as picked: "
           f"{always / picked:.2f}×")
 
@@ -95,6 +99,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    sampling.AUTO_THREADS = False  # every figure at --threads, except where thread_choice compares its pick
     if args.checkpoint or DEFAULT_CHECKPOINT.exists():
         composer = Composer.load(args.checkpoint, device="cpu")
     else:
