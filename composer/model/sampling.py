@@ -53,7 +53,7 @@ class SampleConfig:
 
 
 # On a CPU a sampling step is small: at or below SMALL_BATCH rows one thread beats two, and on a busy machine one
-# thread wins at every batch (bench/sample.py, 2 cores under load ≈ 6: batch 4 10.3×, batch 32 3.8× faster).
+# thread wins at every batch (bench/sample.py, 2 cores under load 6–7: batch 4 3.9–10×, batch 32 3.8–5× faster).
 SMALL_BATCH = 8
 AUTO_THREADS = True  # False: keep torch's thread count (bench/sample.py measures both)
 
