@@ -33,17 +33,10 @@ def test_python_examples_run(doc: str, tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_readme_render_line_runs_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """README's `composer render …` line, after a `composer compose`, runs again without refusing."""
-    from composer.cli import main
+    from tests.test_cli import run
 
     [line] = re.findall(r"^(composer render [^#\n]*)", (ROOT / "README.md").read_text(), flags=re.M)
     monkeypatch.chdir(tmp_path)
-
-    def run(args: list[str]) -> int:
-        try:
-            main(args)
-        except SystemExit as e:
-            return int(e.code or 0)
-        return 0
 
     assert run(["compose", "--n", "1", "--bars", "2", "--no-wav", "--no-png", "--no-html", "--rng-seed", "1"]) == 0
     for _ in range(2):

@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from composer.cli import main
+from tests.test_cli import run
 
 SEEDS = Path(__file__).resolve().parents[2] / "midi_corpus" / "seeds"
 QUICK = ["--n", "2", "--bars", "2", "--no-wav", "--no-png", "--rng-seed", "1"]
-
-
-def run(args: list) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def facts(page: Path) -> list[dict[str, str]]:
