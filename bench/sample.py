@@ -5,13 +5,14 @@
 Prints: stateful vs re-running the prefix every step (goal ≥ 15×), batch 32 vs batch 1 tokens/s
 (goal ≥ 15×), a grammar-masked sampler step vs a bare model step (goal ≤ 1.25×), the neural cache's
 cost (with vs without, and per step late vs early in a piece: the window keeps it flat), the thread count
-the sampler picks per batch size against --threads for every batch (batch 1, 4 and 32, and composing the
+the sampler picks for the machine's load against --threads at every batch (batch 1, 4 and 32, and composing the
 default 4 variations), and the peak memory of composing 32 variations (goal ≤ 1 GB on CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
@@ -67,11 +68,11 @@ def thread_choice(composer: Composer, tokens: int, threads: int) -> None:
     timed = {}
     torch.set_num_threads(threads)
     sampling.AUTO_THREADS = True
-    picks = {batch: sampling.sampling_threads(batch, torch.device("cpu")) for batch in (1, 4, 32)}
+    pick = sampling.sampling_threads(torch.device("cpu"))
+    print(f"threads      load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores: the sampler picks {pick}")
     sampling.AUTO_THREADS = False  # measure the counts as set, not as the sampler would choose
     try:
         for batch in (1, 4, 32):
-            pick = picks[batch]
             for count in sorted({1, threads, pick}):
                 torch.set_num_threads(count)
                 timed[batch, count] = sampler(composer, batch, tokens, True)

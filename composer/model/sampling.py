@@ -52,28 +52,26 @@ class SampleConfig:
             raise InputError(f"top_p must be > 0 and ≤ 1, not {self.top_p}")
 
 
-# On a CPU a sampling step is small: at or below SMALL_BATCH rows one thread beats two, and on a busy machine one
-# thread wins at every batch (bench/sample.py, 2 cores under load 6–7: batch 4 3.9–10×, batch 32 3.8–5× faster).
-SMALL_BATCH = 8
+# Threads for sampling on a CPU follow the load, not the batch (bench/sample.py on the 2-core machine): quiet
+# (load ≈ 1, our own process included), two threads beat one at batch 1, 4 and 32 (1.6×, 1.2×, 1.4×); busy (load
+# 6–7), one thread beats two at every batch (batch 1 3.8–5.8×, batch 4 3.9–10×, batch 32 3.8–5×).
 AUTO_THREADS = True  # False: keep torch's thread count (bench/sample.py measures both)
 
 
-def sampling_threads(batch: int, device: torch.device) -> int:
-    """Threads for sampling `batch` rows: one for a small CPU batch, else the cores no other process keeps busy."""
+def sampling_threads(device: torch.device) -> int:
+    """Threads for sampling: torch's count, less the cores other processes keep busy (1-minute load average)."""
     current = torch.get_num_threads()
-    if not AUTO_THREADS or device.type != "cpu" or current == 1:
+    if not AUTO_THREADS or device.type != "cpu" or current == 1 or not hasattr(os, "getloadavg"):
         return current
-    if batch <= SMALL_BATCH:
-        return 1
-    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0  # this process counts as one of them
-    return max(1, min(current, (os.cpu_count() or 1) + 1 - busy))
+    others = max(0.0, os.getloadavg()[0] - 1.0)  # this process is (about) one of the runnable ones
+    return max(1, min(current, math.floor((os.cpu_count() or 1) - others + 0.5)))
 
 
 @contextmanager
-def threads_for_batch(batch: int, device: torch.device) -> Iterator[int]:
-    """While entered, torch runs on `sampling_threads(batch, device)` threads; yields that count."""
+def sampling_thread_count(device: torch.device) -> Iterator[int]:
+    """While entered, torch runs on `sampling_threads(device)` threads; yields that count."""
     before = torch.get_num_threads()
-    wanted = sampling_threads(batch, device)
+    wanted = sampling_threads(device)
     if wanted != before:
         torch.set_num_threads(wanted)
     try:
@@ -122,7 +120,7 @@ def sample_tokens(
     own past (`composer.model.cache`; within the token kinds `cache_groups`). The model must offer `hidden_states` and `head` (as `Model` does).
     """
     device = next(model.parameters()).device
-    with threads_for_batch(n, device):
+    with sampling_thread_count(device):
         return _sample(model, prefix, n, steps, grammar, config, stop_token, generator, should_stop, cache,
                        cache_groups, device)
 
