@@ -4,19 +4,22 @@
 
 Prints: stateful vs re-running the prefix every step (goal ≥ 15×), batch 32 vs batch 1 tokens/s
 (goal ≥ 15×), a grammar-masked sampler step vs a bare model step (goal ≤ 1.25×), the neural cache's
-cost (with vs without, and per step late vs early in a piece: the window keeps it flat), and the peak
-memory of composing 32 variations (goal ≤ 1 GB on CPU).
+cost (with vs without, and per step late vs early in a piece: the window keeps it flat), the thread count
+the sampler picks for the machine's load against --threads at every batch (batch 1, 4 and 32, and composing the
+default 4 variations), and the peak memory of composing 32 variations (goal ≤ 1 GB on CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
 import torch
 
 from composer.generate.composer import DEFAULT_CHECKPOINT, Composer
+from composer.model import sampling
 from composer.model.cache import CacheConfig
 from composer.model.network import Model, ModelConfig
 from composer.model.sampling import SampleConfig, sample_tokens
@@ -60,6 +63,36 @@ def sampler(composer: Composer, batch: int, tokens: int, grammar: bool, cache: b
     return time.perf_counter() - start
 
 
+def thread_choice(composer: Composer, tokens: int, threads: int) -> None:
+    """Sampler speed per batch with one thread and with `threads`, and what the sampler's own choice gains."""
+    timed = {}
+    torch.set_num_threads(threads)
+    sampling.AUTO_THREADS = True
+    pick = sampling.sampling_threads(torch.device("cpu"))
+    print(f"threads      load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores: the sampler picks {pick}")
+    sampling.AUTO_THREADS = False  # measure the counts as set, not as the sampler would choose
+    try:
+        for batch in (1, 4, 32):
+            for count in sorted({1, threads, pick}):
+                torch.set_num_threads(count)
+                timed[batch, count] = sampler(composer, batch, tokens, True)
+            print(f"threads      batch {batch:2d}: 1 thread {batch * tokens / timed[batch, 1]:8.0f} tokens/s | {threads} threads "
+                  f"{batch * tokens / timed[batch, threads]:8.0f} tokens/s | sampler picks {pick}: "
+                  f"{timed[batch, threads] / timed[batch, pick]:.2f}× against always {threads}")
+        torch.set_num_threads(threads)
+        start = time.perf_counter()
+        composer.compose(n=4, bars=16, rng_seed=0)
+        always = time.perf_counter() - start
+    finally:
+        sampling.AUTO_THREADS = True
+    start = time.perf_counter()
+    composer.compose(n=4, bars=16, rng_seed=0)
+    picked = time.perf_counter() - start
+    sampling.AUTO_THREADS = False
+    print(f"compose 4 variations × 16 bars: {always:.2f} s with {threads} threads, {picked:.2f} s as picked: "
+          f"{always / picked:.2f}×")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="default: the shipped model, else a fresh 2×512 LSTM")
@@ -67,6 +100,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    sampling.AUTO_THREADS = False  # every figure at --threads, except where thread_choice compares its pick
     if args.checkpoint or DEFAULT_CHECKPOINT.exists():
         composer = Composer.load(args.checkpoint, device="cpu")
     else:
@@ -91,6 +125,8 @@ def main() -> None:
         short = sampler(composer, 32, n // 4, True, cache=True)
         print(f"sampler with its cache (window {composer.cache.window}) vs without: batch 1 {c1 / t1:.2f}×, "
               f"batch 32 {c32 / t32:.2f}×; per step, {n} tokens vs {n // 4}: {(c32 / n) / (short / (n // 4)):.2f}×")
+    thread_choice(composer, n, args.threads)
+    torch.set_num_threads(args.threads)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     composer.compose(n=32, bars=16, rng_seed=0, tune_type="reel", key="D major")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -46,6 +46,11 @@ DEFAULT_BARS = 16  # new bars when no length is asked of a model that writes no 
 PART_BARS = 8
 KEY_BONUS = 100.0  # outweighs any difference in the probe's log-probabilities
 WHOLE_TUNE_TOKENS = 1536  # a tune the model ends itself: O'Neill's longest folded tunes stay under this
+# The meters a dance type is played in; a type not named here goes with any meter.
+TYPE_METERS = {"reel": ("4/4", "2/2"), "jig": ("6/8",), "slip jig": ("9/8",), "hornpipe": ("4/4", "2/2"),
+               "polka": ("2/4",), "slide": ("12/8",), "waltz": ("3/4",), "mazurka": ("3/4",),
+               "barndance": ("4/4", "2/2"), "strathspey": ("4/4", "2/2")}
+UNTRAINED_PERPLEXITY = 8.0  # a checkpoint whose best validation perplexity is above this says so when loaded
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Composer:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         ckpt = load_checkpoint(path, map_location=device)
+        _warn_if_untrained(ckpt.best_val_loss, ckpt.step, path)
         return cls(build_model(ckpt, device), ckpt.tokenizer, device, ckpt.cache_config, ckpt.probe)
 
     # --- seeds -------------------------------------------------------------------------------
@@ -121,7 +127,12 @@ class Composer:
             warnings.warn(f"seed {score.source or score.title!r}: drum notes dropped (this model has no drums)", stacklevel=3)
             score = score.replace(notes=[n for n in score.notes if not n.is_drum])
         if key is not None and score.key_signature is not None:
-            wanted = key_name_to_signature(key)
+            wanted, mode = key_name_to_signature(key), score.key_signature.mode
+            if wanted.mode != mode:  # transposing keeps the seed's mode: say so, and label what is heard
+                if key.strip()[1:].lstrip("#b").strip():
+                    warnings.warn(f"--key {key}: the seed is in {score.key_signature.name}; transposed to "
+                                  f"{wanted._replace(mode=mode).name} (a seed keeps its mode)", stacklevel=3)
+                wanted = wanted._replace(mode=mode)
             shift = (wanted.tonic - score.key_signature.tonic + 6) % 12 - 6
             score = score.transpose(shift).replace(key_signatures=[wanted])
         pitches = [n.pitch for n in score.notes if not n.is_drum]
@@ -130,15 +141,17 @@ class Composer:
             warnings.warn(f"seed {score.source or score.title!r}: pitches {min(pitches)}–{max(pitches)} lie outside "
                           f"{low}–{high}; moved {octaves:+d} octave(s), notes still outside dropped", stacklevel=3)
             score = score.transpose(12 * octaves)
-        if tune_type is not None:
+        seed_meter = _meter_text(score)
+        if tune_type is not None and seed_meter is not None and seed_meter not in TYPE_METERS.get(tune_type, (seed_meter,)):
+            warnings.warn(f"--type {tune_type} ignored: the seed is in {seed_meter}, and a {tune_type} is in "
+                          f"{' or '.join(TYPE_METERS[tune_type])}", stacklevel=3)
+        elif tune_type is not None:
             score = score.replace(tune_type=tune_type)
         elif score.tune_type and hasattr(self.tokenizer, "type_value") and \
                 self.tokenizer.type_value(score.tune_type) != score.tune_type:
             warnings.warn(f"seed tune type {score.tune_type!r} is not in the vocabulary; using 'unknown'", stacklevel=3)
-        if meter is not None and score.time_signature is not None and \
-                f"{score.time_signature.numerator}/{score.time_signature.denominator}" != meter:
-            warnings.warn(f"--meter {meter} ignored: the seed is in {score.time_signature.numerator}/"
-                          f"{score.time_signature.denominator}", stacklevel=3)
+        if meter is not None and seed_meter is not None and seed_meter != meter:
+            warnings.warn(f"--meter {meter} ignored: the seed is in {seed_meter}", stacklevel=3)
         return score
 
     # --- composing ---------------------------------------------------------------------------
@@ -156,7 +169,13 @@ class Composer:
         `drafts` per piece for an asked `tune_type` (None: the probe's default; 1: no choosing).
         Each Score's metadata holds `seed_end_tick`, where the seed stops and new music begins; the
         seed's tempo map is kept exactly. `track`: which track of a multi-track seed file to continue."""
+        if seed is None and tune_type is not None and meter is not None and \
+                meter not in TYPE_METERS.get(tune_type, (meter,)):
+            raise InputError(f"a {tune_type} is in {' or '.join(TYPE_METERS[tune_type])}, not {meter}: "
+                             "change --meter or --type (or leave --meter out)")
         prefix = self.seed(seed, key=key, tune_type=tune_type, meter=meter, track=track)
+        if seed is not None and prefix.score is not None and prefix.score.tune_type != tune_type:
+            tune_type = None  # the seed's meter overruled it (a warning said so): do not judge drafts by it
         rows = self.compose_ids(prefix.ids, n=n, bars=bars, max_tokens=max_tokens, seconds=seconds,
                                 temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type,
                                 key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None, drafts=drafts,
@@ -186,6 +205,8 @@ class Composer:
         the drafts for a type, one whose notes establish the asked key is kept first."""
         if n < 1:
             raise InputError(f"n must be at least 1, not {n}")
+        if bars is not None and bars < 1:
+            raise InputError(f"bars must be at least 1, not {bars}")
         if drafts is not None and drafts < 1:
             raise InputError(f"drafts must be at least 1, not {drafts}")
         plan = self._plan(prefix, bars, seconds, form, parts)
@@ -266,6 +287,10 @@ class Composer:
         kinds = ("METER", "KEY", "TYPE", "TEMPO")
         choices = [self.tokenizer.table.ids_of(kinds[i - 1]).tolist() if i in free else [forced[i]]
                    for i in range(1, last + 1)]
+        asked = self.tokenizer.table.values[forced[3]] if len(forced) > 3 and forced[3] is not None else None
+        if 1 in free and asked in TYPE_METERS:  # a reel is drawn in 4/4 or 2/2, whatever the model thinks
+            fitting = [i for i in choices[0] if self.tokenizer.table.values[i] in TYPE_METERS[asked]]
+            choices[0] = fitting or choices[0]
         grid = torch.cartesian_prod(*[torch.tensor(c) for c in choices]).reshape(-1, last)  # (C, last)
         ids = torch.cat([torch.full((len(grid), 1), BOS), grid], dim=1).to(self.device)  # (C, last + 1)
         logp = torch.log_softmax(self.model(ids[:, :-1])[0].float(), dim=-1)  # (C, last, V)
@@ -307,6 +332,22 @@ class Composer:
 
             return after_seconds
         return None
+
+
+def _meter_text(score: Score) -> str | None:
+    ts = score.time_signature
+    return f"{ts.numerator}/{ts.denominator}" if ts is not None else None
+
+
+def _warn_if_untrained(best_val_loss: float | None, step: int, path: Path) -> None:
+    """One warning when a checkpoint has not learnt much: its best validation perplexity, or that it has none."""
+    if best_val_loss is None:
+        warnings.warn(f"{path}: untrained or never validated (step {step}, no validation loss); expect noise, "
+                      "not tunes (docs/training.md)", stacklevel=3)
+    elif math.exp(min(best_val_loss, 700.0)) > UNTRAINED_PERPLEXITY:
+        warnings.warn(f"{path}: barely trained (step {step}, best validation perplexity "
+                      f"{math.exp(min(best_val_loss, 700.0)):.1f}); expect noise, not tunes (docs/training.md)",
+                      stacklevel=3)
 
 
 def _octave_shift(lowest: int, highest: int, low: int, high: int) -> int:

@@ -6,12 +6,17 @@ Music-free on purpose: it takes a model, prefix ids, a token-filter (`Grammar`) 
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 from torch import Tensor
 
+from composer.errors import InputError
 from composer.model.cache import CacheConfig, CacheMemory
 from composer.model.network import repeat_state
 
@@ -37,6 +42,43 @@ class SampleConfig:
     top_k: int | None = None
     top_p: float | None = None
     max_tokens: int = 2048
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise InputError(f"temperature must be a number > 0, not {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise InputError(f"top_k must be at least 1, not {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:  # also refuses nan
+            raise InputError(f"top_p must be > 0 and ≤ 1, not {self.top_p}")
+
+
+# Threads for sampling on a CPU follow the load, not the batch (bench/sample.py on the 2-core machine): quiet
+# (load ≈ 1, our own process included), two threads beat one at batch 1, 4 and 32 (1.6×, 1.2×, 1.4×); busy (load
+# 6–7), one thread beats two at every batch (batch 1 3.8–5.8×, batch 4 3.9–10×, batch 32 3.8–5×).
+AUTO_THREADS = True  # False: keep torch's thread count (bench/sample.py measures both)
+
+
+def sampling_threads(device: torch.device) -> int:
+    """Threads for sampling: torch's count, less the cores other processes keep busy (1-minute load average)."""
+    current = torch.get_num_threads()
+    if not AUTO_THREADS or device.type != "cpu" or current == 1 or not hasattr(os, "getloadavg"):
+        return current
+    others = max(0.0, os.getloadavg()[0] - 1.0)  # this process is (about) one of the runnable ones
+    return max(1, min(current, math.floor((os.cpu_count() or 1) - others + 0.5)))
+
+
+@contextmanager
+def sampling_thread_count(device: torch.device) -> Iterator[int]:
+    """While entered, torch runs on `sampling_threads(device)` threads; yields that count."""
+    before = torch.get_num_threads()
+    wanted = sampling_threads(device)
+    if wanted != before:
+        torch.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        if wanted != before:
+            torch.set_num_threads(before)
 
 
 def filter_logits(logits: Tensor, temperature: float, top_k: int | None, top_p: float | None) -> Tensor:
@@ -78,6 +120,14 @@ def sample_tokens(
     own past (`composer.model.cache`; within the token kinds `cache_groups`). The model must offer `hidden_states` and `head` (as `Model` does).
     """
     device = next(model.parameters()).device
+    with sampling_thread_count(device):
+        return _sample(model, prefix, n, steps, grammar, config, stop_token, generator, should_stop, cache,
+                       cache_groups, device)
+
+
+def _sample(model: torch.nn.Module, prefix: list[int], n: int, steps: int, grammar: Grammar | None,
+            config: SampleConfig, stop_token: int, generator: torch.Generator | None, should_stop,
+            cache: CacheConfig, cache_groups: Tensor | None, device: torch.device) -> list[list[int]]:
     ids = torch.tensor([prefix], dtype=torch.long, device=device)  # (1, T)
     hidden, state = model.hidden_states(ids)  # (1, T, H)
     state = repeat_state(state, n)  # every row continues the same primed state

@@ -143,12 +143,16 @@ def render_audio(score: Score, config: RenderConfig | None = None) -> tuple[np.n
     else:
         if config.synth == "fluidsynth":
             raise OutputError(f"fluidsynth or a soundfont is missing; {INSTALL_HINT}")
-        if config.synth == "auto":
+        if config.synth == "auto" and not _SINE_WARNED:
+            _SINE_WARNED.append(True)  # once per process, not once per file
             warnings.warn(f"fluidsynth not found: rendering with plain sine waves (pretty_midi.synthesize); "
                           f"{INSTALL_HINT}", stacklevel=3)
         audio, used = _pretty_midi_audio(score, config, None), "sine"
     end = score.duration_seconds + config.tail_seconds
     return _normalise(_trim(audio, end, config.sample_rate), config), used
+
+
+_SINE_WARNED: list[bool] = []
 
 
 def _has_pyfluidsynth() -> bool:
@@ -250,7 +254,8 @@ def render_batch(scores: list[Score], out_dir: str | Path, *, stem: str = "varia
         pieces.append(RenderedPiece(score.title or base.name, midi, wav_path, png_path, piece_facts(score), abc))
     if html:
         name = "index.html" if force else _free_base(out_dir, "index", [".html"]).name + ".html"
-        render_page(pieces, out_dir, title=out_dir.resolve().name, name=name, force=force)
+        render_page(pieces, out_dir, title=out_dir.resolve().name, name=name, force=force,
+                    seeded=any(seed_ends[: len(scores)]))
     return pieces
 
 
@@ -283,8 +288,10 @@ def piece_facts(score: Score) -> dict:
 
 
 def render_page(pieces: list[RenderedPiece], out_dir: str | Path, title: str = "compositions",
-                name: str = "index.html", force: bool = False) -> Path:
-    """A self-contained HTML page (inline CSS, relative links): per piece a player, its piano roll, its files."""
+                name: str = "index.html", force: bool = False, seeded: bool = True) -> Path:
+    """A self-contained HTML page (inline CSS, relative links): per piece a player, its piano roll, its files.
+
+    `seeded`: the pieces continue a seed, shaded on their piano rolls (the page says so only then)."""
     out_dir = Path(out_dir)
     page = out_dir / name
 
@@ -302,6 +309,8 @@ def render_page(pieces: list[RenderedPiece], out_dir: str | Path, title: str = "
                if p.abc else "")
         rows.append(f'<section><h2>{label} <small>{html.escape(p.title)}</small></h2>'
                     f'<p class="facts">{facts}<span>{files}</span></p>{audio}{roll}{abc}</section>')
+    about_rolls = ("On each piano roll the shaded part, up to the red line, is the seed; the rest is new." if seeded
+                   else "Every note shown is new music (no seed is included).")
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
@@ -309,7 +318,7 @@ section{{border-top:1px solid #ddd;padding:1em 0}}h2{{font-size:1.1em;margin:0 0
 .facts span{{margin-right:1.2em}}audio{{width:100%}}img{{max-width:100%;display:block;margin-top:.5em}}</style>
 </head><body>
 <h1>{html.escape(title)}</h1>
-<p>{len(pieces)} piece(s) written by composer. On each piano roll the shaded part, up to the red line, is the seed; the rest is new.</p>
+<p>{len(pieces)} piece(s) written by composer. {about_rolls}</p>
 {chr(10).join(rows)}
 </body></html>
 """

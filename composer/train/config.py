@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class TrainConfig:
     """Optimisation, schedule, device and bookkeeping for one run (defaults fit the folk corpus).
 
-    Warm-up lasts warmup_steps, or a fifth of the run when that is shorter; the cosine then runs to
+    Warm-up lasts warmup_steps, or a tenth of the run when that is shorter; the cosine then runs to
     the end of the last epoch (max_steps and max_minutes stop early without changing the schedule)."""
 
     epochs: int = 20
@@ -23,7 +23,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every_steps: int = 500
     eval_every_epochs: int = 1
-    preview_every_epochs: int = 5
+    preview_every_epochs: int = 5  # also after the last epoch when no preview came yet; 0: none
     preview_tokens: int = 512
     max_minutes: float | None = None
     max_steps: int | None = None

@@ -47,22 +47,29 @@ def loss_curve_png(history: list[dict[str, Any]]) -> bytes:
 
 
 class ProgressBar:
-    """A rich progress bar (loss, tokens/s, ETA) when shown; a context yielding None otherwise."""
+    """A rich progress bar (loss, tokens/s, ETA) when shown; a context yielding itself, or None when hidden.
+
+    Loss and rate read '–' until the first step has a figure (never 'nan' or 0)."""
 
     def __init__(self, show: bool, total: int, done: int) -> None:
-        self.show, self.total, self.done, self.bar = show, total, done, None
+        self.visible, self.total, self.done, self.bar = show, total, done, None
 
     def __enter__(self) -> Any:
-        if not self.show:
+        if not self.visible:
             return None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[rate]:,.0f} tok/s"),
+                            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} tok/s"),
                             TimeRemainingColumn())
-        self.bar.add_task("train", total=self.total, completed=self.done, loss=float("nan"), rate=0.0)
+        self.task = self.bar.add_task("train", total=self.total, completed=self.done, loss="–", rate="–")
         self.bar.start()
-        return self.bar
+        return self
+
+    def show(self, step: int, loss: float, rate: float) -> None:
+        """Move the bar to `step` with the latest loss (nats/token) and tokens/s."""
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, loss=f"{loss:.3f}", rate=f"{rate:,.0f}")
 
     def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:

@@ -35,7 +35,8 @@ def seed_prefixes(tokenizer: Tokenizer, seeds_dir: Path, prefix_tokens: int) -> 
 
 
 class PreviewWriter:
-    """Trainer callback writing seed continuations as MIDI every `every` epochs (rank 0 only)."""
+    """Trainer callback writing seed continuations as MIDI every `every` epochs, and after the last epoch of a
+    run shorter than that (rank 0 only; `every` 0: never)."""
 
     def __init__(self, tokenizer: Tokenizer, seeds_dir: Path = SEEDS_DIR, every: int = 5, max_tokens: int = 512,
                  prefix_tokens: int = 64, seed: int = 0) -> None:
@@ -44,7 +45,9 @@ class PreviewWriter:
         self._prefixes: dict[str, list[int]] | None = None
 
     def __call__(self, trainer: Any, epoch: int, metrics: dict[str, Any]) -> None:
-        if trainer.rank != 0 or self.every < 1 or epoch % self.every:
+        last = getattr(getattr(trainer, "config", None), "epochs", None)
+        due = self.every >= 1 and (epoch % self.every == 0 or (epoch == last and epoch < self.every))
+        if trainer.rank != 0 or not due:
             return
         if self._prefixes is None:
             self._prefixes = seed_prefixes(self.tokenizer, self.seeds_dir, self.prefix_tokens)

@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ from composer.train.config import TrainConfig
 from composer.train.log import ProgressBar, loss_curve_png, read_metrics
 
 Callback = Callable[["Trainer", int, dict[str, Any]], None]
+SHORT_RUN_STEPS = 300  # fewer optimizer steps than this in a whole run: warn that it will learn little
+WARMUP_SHARE = 10  # warm-up takes at most 1/WARMUP_SHARE of the run's steps
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                            fused=self.device.type == "cuda" or None)
         self.total_steps = config.epochs * data.steps_per_epoch
-        warmup = min(config.warmup_steps, self.total_steps // 5)  # a short run still reaches the peak lr
+        self.warmup = min(config.warmup_steps, self.total_steps // WARMUP_SHARE)  # a short run reaches its peak lr
+        warmup = self.warmup
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, warmup, self.total_steps, config.min_lr_ratio))
         self.step = self.epoch = self.step_in_epoch = 0
@@ -232,24 +236,24 @@ class Trainer:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._warn_if_short()
         started, train_seconds, tokens_done, stopped = time.monotonic(), 0.0, 0, "done"
-        tokens_per_step = self.data.config.batch_size * self.data.config.seq_len
         with ProgressBar(self.show_progress and self.rank == 0, self.total_steps, self.step) as bar:
             while self.epoch < cfg.epochs and stopped == "done":
                 tick = time.monotonic()
-                window_loss, window_steps, window_start = None, 0, tick
+                window_loss, window_steps = None, 0
                 for x, y in self.data.epoch(self.epoch, cfg.seed, self.step_in_epoch, self.rank, self.world):
                     loss = self.train_step(x, y)
                     window_loss = loss if window_loss is None else window_loss + loss
                     self.step, self.step_in_epoch, window_steps = self.step + 1, self.step_in_epoch + 1, window_steps + 1
-                    tokens_done += tokens_per_step
-                    if bar is not None:
-                        bar.update(bar.task_ids[0], completed=self.step)
+                    tokens_done += x.numel() * self.world
+                    # One figure everywhere (bar, metrics.jsonl, the last line): tokens / training seconds so far.
+                    rate = tokens_done / max(train_seconds + time.monotonic() - tick, 1e-9)
                     if self.step % cfg.log_every == 0:
-                        now = time.monotonic()
-                        rate = window_steps * tokens_per_step / max(now - window_start, 1e-9)
                         self._log_train(window_loss / window_steps, rate, bar)
-                        window_loss, window_steps, window_start = None, 0, now
+                        window_loss, window_steps = None, 0
+                    elif bar is not None and (self.device.type == "cpu" or window_steps == 1 or self.step % 10 == 0):
+                        bar.show(self.step, float(window_loss / window_steps), rate)  # a sync: rarely on a GPU
                     if self.step % cfg.checkpoint_every_steps == 0:
                         self.save("last.pt")
                     stopped = self._should_stop(started)
@@ -316,10 +320,19 @@ class Trainer:
             dist.all_reduce(mean_loss)
             mean_loss = mean_loss / self.world
         loss = float(mean_loss)
-        self.log({"event": "train", "loss": loss, "lr": self.scheduler.get_last_lr()[0],
-                   "tokens_per_second": rate * self.world})
+        self.log({"event": "train", "loss": loss, "lr": self.scheduler.get_last_lr()[0], "tokens_per_second": rate})
         if bar is not None:
-            bar.update(bar.task_ids[0], completed=self.step, loss=loss, rate=rate * self.world)
+            bar.show(self.step, loss, rate)
+
+    def _warn_if_short(self) -> None:
+        """Warn (once, at the start) when the whole run has too few optimizer steps to learn much."""
+        if self.step > 0 or self.total_steps >= SHORT_RUN_STEPS:
+            return
+        per_epoch, batch = self.data.steps_per_epoch, self.data.config.batch_size
+        self.log({"event": "short_run", "total_steps": self.total_steps, "warmup_steps": self.warmup})
+        warnings.warn(f"this run makes only {self.total_steps} optimizer steps ({self.config.epochs} epoch(s) × "
+                      f"{per_epoch} of {batch} windows), too few to learn much (aim for {SHORT_RUN_STEPS}+): raise "
+                      f"--epochs, or lower --batch-size for more, smaller steps", stacklevel=2)
 
     def log(self, event: dict[str, Any]) -> None:
         """Append one event (with step and epoch) to metrics.jsonl; rank 0 only."""

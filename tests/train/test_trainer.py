@@ -83,6 +83,56 @@ def test_fit_learns_and_writes_its_records(corpus, tmp_path):
         train(corpus, run, MODEL, DATA, TrainConfig(**FAST), progress=False, callbacks=[])
 
 
+def test_a_short_run_warms_up_briefly_and_warns(corpus, tmp_path):
+    """Under 300 steps in all: a warning naming the step count and what to change; warm-up ≤ a tenth of the run."""
+    from composer.corpus.data import load_data
+    from composer.model.network import Model, ModelConfig
+    from composer.train.trainer import Trainer
+
+    data = load_data(corpus, DATA)
+    model = Model(ModelConfig(vocab_size=data.vocab_size, **MODEL))
+    trainer = Trainer(model, data, TrainConfig(**{**FAST, "warmup_steps": 200}), tmp_path / "r", progress=False)
+    assert trainer.total_steps == 2 * data.steps_per_epoch < 300 and trainer.warmup == trainer.total_steps // 10
+    assert trainer.scheduler.get_last_lr()[0] == pytest.approx(FAST["lr"] / trainer.warmup)
+    with pytest.warns(UserWarning, match=rf"only {trainer.total_steps} optimizer steps .* raise --epochs"):
+        result = trainer.fit()
+    [short] = _events(tmp_path / "r", "short_run")
+    assert short["total_steps"] == result.step and short["warmup_steps"] == trainer.warmup
+    rates = [e["tokens_per_second"] for e in _events(tmp_path / "r", "train")]
+    assert rates[-1] >= result.tokens_per_second > 0  # one measure: the run's mean rate, validation excluded
+    assert rates[-1] == pytest.approx(result.tokens_per_second, rel=0.5)
+
+
+def test_progress_bar_shows_a_dash_until_the_first_loss():
+    from composer.train.log import ProgressBar
+
+    with ProgressBar(True, 10, 0) as bar:
+        fields = bar.bar.tasks[0].fields
+        assert (fields["loss"], fields["rate"]) == ("–", "–")
+        bar.show(1, 5.25, 1234.5)
+        assert (fields["loss"], fields["rate"], bar.bar.tasks[0].completed) == ("5.250", "1,234", 1)
+    assert "nan" not in json.dumps(fields)
+
+
+def test_previews_come_after_the_last_epoch_of_a_short_run(tmp_path):
+    from composer.model.network import Model, ModelConfig
+    from composer.tokenize import Tokenizer
+    from composer.train.previews import PreviewWriter
+
+    tok = Tokenizer.create("performance")
+    model = Model(ModelConfig(vocab_size=tok.vocab_size, layers=1, emb=8, hidden=16))
+    logged = []
+    trainer = SimpleNamespace(rank=0, run_dir=tmp_path, device=torch.device("cpu"), model=model, log=logged.append,
+                              config=TrainConfig(epochs=2))
+    writer = PreviewWriter(tok, ROOT / "midi_corpus" / "seeds", every=5, max_tokens=8, prefix_tokens=8)
+    writer(trainer, 1, {})
+    assert not logged
+    writer(trainer, 2, {})  # the last epoch of a 2-epoch run, before the fifth
+    assert [e["dir"] for e in logged] == [str(tmp_path / "previews" / "epoch-002")]
+    PreviewWriter(tok, ROOT / "midi_corpus" / "seeds", every=0)(trainer, 2, {})  # 0: never
+    assert len(logged) == 1
+
+
 def test_resumed_run_equals_uninterrupted_run(corpus, tmp_path):
     cfg = TrainConfig(**{**FAST, "max_steps": 17})
     whole = train(corpus, tmp_path / "whole", MODEL, DATA, cfg, progress=False, callbacks=[])
