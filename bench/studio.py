@@ -185,18 +185,18 @@ def concurrent(args: argparse.Namespace, out: Path) -> None:
     print(f"3. {args.requests} requests at once (n {args.n}, bars {args.load_bars}): {len(answered)} answered, "
           f"{len(errors)} refused/failed, {len(runs)} runs written, {seconds:.1f} s; peak RSS {peak:.0f} MB vs "
           f"{single:.0f} MB for one request (+{peak - single:.0f} MB, {peak / single:.2f}x; goal within 300 MB)")
-    print("   one model: the server loads its checkpoint once, in create_app (tests/test_studio.py counts the loads)")
+    print("   one model: the server loads its checkpoint once, in create_app (tests/studio/test_server.py counts the loads)")
 
 
 def fuzz(out: Path) -> None:
     """Every fuzz case as an upload to an in-process server, then the traversal attacks of the tests."""
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT))
     from fuzz_inputs import make_case, midi_seeds, oneills_tunes
     from starlette.testclient import TestClient
-    from studio_helpers import live_server
-    from test_studio import ATTACKS
 
     from composer.studio.server import create_app
+    from tests.studio.helpers import live_server
+    from tests.studio.test_server import ATTACKS
 
     app = create_app(None, out / "fuzz")
     client = TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)

@@ -20,8 +20,14 @@ import numpy as np
 import torch
 
 from composer.errors import CheckpointError, InputError
-from composer.io import load
-from composer.io.midi import MIDI_SUFFIXES, load_midi_tracks
+from composer.generate.seeds import (
+    drop_before,
+    exact_tempos,
+    melody_seed,
+    meter_text,
+    octave_shift,
+    seed_end_tick,
+)
 from composer.model.cache import CacheConfig, kind_index
 from composer.model.network import Model
 from composer.model.probe import TypeProbe, best_drafts
@@ -30,10 +36,7 @@ from composer.score import (
     Score,
     TempoChange,
     analysed_tonic,
-    bar_grid,
-    highest_voice,
     key_name_to_signature,
-    melody_track,
 )
 from composer.tokenize.base import BOS, EOS, Tokenizer
 from composer.tokenize.form import FormPlan
@@ -106,7 +109,7 @@ class Composer:
             title = seed.title or Path(seed.source).stem or title
             score = self._fit_seed(seed, key=key, tune_type=tune_type, meter=meter)
             ids = self.tokenizer.encode(score)
-            tempos = _exact_tempos(self.tokenizer, score)
+            tempos = exact_tempos(self.tokenizer, score)
         else:
             ids = [int(i) for i in seed]
             if any(not 0 <= i < self.tokenizer.vocab_size for i in ids):
@@ -137,11 +140,11 @@ class Composer:
             score = score.transpose(shift).replace(key_signatures=[wanted])
         pitches = [n.pitch for n in score.notes if not n.is_drum]
         if pitches and (min(pitches) < low or max(pitches) > high):
-            octaves = _octave_shift(min(pitches), max(pitches), low, high)
+            octaves = octave_shift(min(pitches), max(pitches), low, high)
             warnings.warn(f"seed {score.source or score.title!r}: pitches {min(pitches)}–{max(pitches)} lie outside "
                           f"{low}–{high}; moved {octaves:+d} octave(s), notes still outside dropped", stacklevel=3)
             score = score.transpose(12 * octaves)
-        seed_meter = _meter_text(score)
+        seed_meter = meter_text(score)
         if tune_type is not None and seed_meter is not None and seed_meter not in TYPE_METERS.get(tune_type, (seed_meter,)):
             warnings.warn(f"--type {tune_type} ignored: the seed is in {seed_meter}, and a {tune_type} is in "
                           f"{' or '.join(TYPE_METERS[tune_type])}", stacklevel=3)
@@ -180,14 +183,14 @@ class Composer:
                                 temperature=temperature, top_k=top_k, top_p=top_p, tune_type=tune_type,
                                 key=key, meter=meter, rng_seed=rng_seed, seeded=seed is not None, drafts=drafts,
                                 form=form, parts=parts)
-        seed_end = _seed_end_tick(self.tokenizer, prefix.ids)
+        seed_end = seed_end_tick(self.tokenizer, prefix.ids)
         scores = []
         for i, ids in enumerate(rows, start=1):
             score = self.tokenizer.decode(ids)
             if prefix.tempos:
                 score = score.replace(tempos=prefix.tempos)
             if not include_seed:
-                score = _drop_before(score, seed_end)
+                score = drop_before(score, seed_end)
             title = f"{prefix.title} – variation {i}" if seed is not None else f"composition {i}"
             scores.append(score.replace(title=title, metadata={**score.metadata, "ids": ids,
                                                                "seed_end_tick": seed_end if include_seed else 0}))
@@ -334,11 +337,6 @@ class Composer:
         return None
 
 
-def _meter_text(score: Score) -> str | None:
-    ts = score.time_signature
-    return f"{ts.numerator}/{ts.denominator}" if ts is not None else None
-
-
 def _warn_if_untrained(best_val_loss: float | None, step: int, path: Path) -> None:
     """One warning when a checkpoint has not learnt much: its best validation perplexity, or that it has none."""
     if best_val_loss is None:
@@ -348,83 +346,6 @@ def _warn_if_untrained(best_val_loss: float | None, step: int, path: Path) -> No
         warnings.warn(f"{path}: barely trained (step {step}, best validation perplexity "
                       f"{math.exp(min(best_val_loss, 700.0)):.1f}); expect noise, not tunes (docs/training.md)",
                       stacklevel=3)
-
-
-def _octave_shift(lowest: int, highest: int, low: int, high: int) -> int:
-    """Whole octaves that bring the seed's lowest (or highest) pitch into low…high."""
-    return math.ceil((low - lowest) / 12) if lowest < low else -math.ceil((highest - high) / 12)
-
-
-def _seed_end_tick(tokenizer: Tokenizer, ids: list[int]) -> int:
-    """Tick where the seed's music ends (the end of its last note), 0 for no seed."""
-    return tokenizer.decode(ids + [EOS]).end_tick if len(ids) > 1 else 0
-
-
-def _drop_before(score: Score, tick: int) -> Score:
-    """The score from `tick` on, moved to start at 0: the maps in force there move to 0, and the rest
-    of the bar `tick` falls in becomes a pickup, so the continuation keeps its bar lines."""
-    notes = [n._replace(start=n.start - tick) for n in score.notes if n.start >= tick]
-
-    def moved(changes):
-        before = [c for c in changes if c.tick <= tick][-1:]
-        return [c._replace(tick=0) for c in before] + [c._replace(tick=c.tick - tick) for c in changes if c.tick > tick]
-
-    _, offset = bar_grid(score, [tick])
-    meter = moved(score.time_signatures)
-    length = round(meter[0].bar_beats * score.tpq) if meter else 4 * score.tpq
-    pickup = int(length - offset[0]) if 0 < offset[0] < length else 0
-    return score.replace(notes=notes, tempos=moved(score.tempos), time_signatures=meter,
-                         key_signatures=moved(score.key_signatures), metadata={**score.metadata, "pickup_ticks": pickup})
-
-
-def melody_seed(path: Path, track: int | None = None) -> Score:
-    """The seed file's tune. Of a MIDI file with several tracks of notes, the melody track (of the
-    pitched tracks a monophonic one, then the highest, then the fullest: `melody_track`) or track
-    number `track`; of other files with several parts, the highest voice. Says in one line what it dropped."""
-    if path.suffix.lower() not in MIDI_SUFFIXES:
-        if track is not None:
-            raise InputError("--track chooses a track of a MIDI seed; read this seed's parts as one", path)
-        score = load(path)[0]
-        if (score.metadata.get("parts") or 1) > 1:
-            top = highest_voice(score)
-            warnings.warn(f"seed {path.name}: {score.metadata['parts']} parts; kept the highest voice "
-                          f"({len(top.notes)} notes), dropped {len(score.notes) - len(top.notes)} notes", stacklevel=3)
-            return top
-        return score
-    tracks = _joined(load_midi_tracks(path))
-    if track is not None and not 1 <= track <= len(tracks):
-        raise InputError(f"--track {track}: this file has {len(tracks)} track(s) with notes, 1–{len(tracks)}", path)
-    if len(tracks) == 1:
-        return tracks[0]
-    i = track - 1 if track is not None else melody_track(tracks)
-
-    def name(t: Score) -> str:
-        return f"{tracks.index(t) + 1} {t.metadata['track_name']!r} ({len(t.notes)} notes)"
-
-    how = "chosen with --track" if track is not None else "the melody: monophonic, highest"
-    warnings.warn(f"seed {path.name}: kept track {name(tracks[i])}, {how}; dropped "
-                  f"{', '.join(name(t) for j, t in enumerate(tracks) if j != i)}; --track N chooses another", stacklevel=3)
-    return tracks[i].replace(title=path.stem)
-
-
-def _joined(tracks: list[Score]) -> list[Score]:
-    """Tracks of one name and program joined: writers (composer's own among them) spread one part over
-    several tracks where its notes of one pitch overlap."""
-    groups: dict[tuple, Score] = {}
-    for t in tracks:
-        key = (t.metadata["track_name"], tuple(sorted({(n.program, n.is_drum) for n in t.notes})))
-        groups[key] = groups[key].replace(notes=groups[key].notes + t.notes) if key in groups else t
-    return list(groups.values())
-
-
-def _exact_tempos(tokenizer: Tokenizer, score: Score) -> tuple[TempoChange, ...]:
-    """The seed's tempo map at the decoded resolution, for schemes that keep beats (not performance,
-    whose seconds already hold the tempo); () when the scheme keeps seconds."""
-    if tokenizer.name == "performance":
-        return ()
-    tpq = tokenizer.decode([BOS, EOS]).tpq
-    tempos = score.tempos if score.tempos and score.tempos[0].tick == 0 else (TempoChange(0, 120.0), *score.tempos)
-    return tuple(TempoChange(round(t.tick * tpq / score.tpq), t.qpm) for t in tempos)
 
 
 def _cpu(generator: torch.Generator) -> torch.Generator:

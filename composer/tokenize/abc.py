@@ -135,17 +135,8 @@ class AbcTokenizer(Tokenizer):
 
     def values(self, ids: Sequence[int]) -> list[tuple[str, str]]:
         """(kind, value) of each id up to the first EOS, specials skipped; TokenizeError for bad ids."""
-        arr = np.asarray(ids)
-        if arr.size == 0:
-            return []
-        if arr.ndim != 1 or arr.dtype.kind not in "iu":
-            raise TokenizeError(f"{self.name} tokenizer: ids must be a flat sequence of integers")
-        if arr.min() < 0 or arr.max() >= self.vocab_size:
-            bad = int(arr[(arr < 0) | (arr >= self.vocab_size)][0])
-            raise TokenizeError(f"{self.name} tokenizer: id {bad} is outside the vocabulary 0..{self.vocab_size - 1}")
-        stop = np.flatnonzero(arr == EOS)
         kinds, values = self.table.kinds, self.table.values
-        return [(kinds[i], values[i]) for i in arr[: stop[0] if stop.size else None].tolist() if i > EOS]
+        return [(kinds[i], values[i]) for i in self.checked_ids(ids).tolist() if i > EOS]
 
     # --- score → ids --------------------------------------------------------------------------
     def encode(self, score: Score, pickup_ticks: int | None = None) -> list[int]:

@@ -189,6 +189,19 @@ class Tokenizer(ABC):
             raise InputError(f"cannot read tokenizer JSON: {e}", path) from None
         return Tokenizer.from_dict(data, path)
 
+    def checked_ids(self, ids: Sequence[int]) -> np.ndarray:
+        """The ids as a flat int64 array up to the first EOS; TokenizeError for anything else or an id out of range."""
+        arr = np.asarray(ids)
+        if arr.size == 0:
+            return arr.astype(np.int64).reshape(0)
+        if arr.ndim != 1 or arr.dtype.kind not in "iu":
+            raise TokenizeError(f"{self.name} tokenizer: ids must be a flat sequence of integers")
+        if arr.min() < 0 or arr.max() >= self.vocab_size:
+            bad = int(arr[(arr < 0) | (arr >= self.vocab_size)][0])
+            raise TokenizeError(f"{self.name} tokenizer: id {bad} is outside the vocabulary 0..{self.vocab_size - 1}")
+        stop = np.flatnonzero(arr == EOS)
+        return (arr[: stop[0]] if stop.size else arr).astype(np.int64)
+
     def _error(self, score: Score, problem: str) -> TokenizeError:
         return TokenizeError(f"{self.name} tokenizer: {problem}", score.source or None)
 

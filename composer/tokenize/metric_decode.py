@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from composer.errors import TokenizeError
 from composer.score import (
     DEFAULT_QPM,
     Form,
@@ -20,7 +19,6 @@ from composer.score import (
     key_name_to_signature,
     play_order,
 )
-from composer.tokenize.base import EOS
 from composer.tokenize.form import (
     END_MARKS,
     FORM_VALUES,
@@ -55,7 +53,7 @@ class MetricDecoding:
     def decode(self, ids: Sequence[int]) -> Score:
         """The score any in-vocabulary id sequence describes; tokens out of place are skipped (never raises
         for ids in 0..vocab_size-1; the rules are in docs/tokens/metric.md). FORM marks are unfolded."""
-        arr = self._checked(ids)
+        arr = self.checked_ids(ids)
         if not self.config.form or not (self._kind_code[arr] < 0).any() or not (arr == self._off["BAR"]).any():
             return self._to_score(self._read(arr))
         return self._unfolded(arr)
@@ -88,18 +86,6 @@ class MetricDecoding:
         """Whether a bar's first note comes after its downbeat (bar 0 is then a pickup)."""
         at = np.flatnonzero(self._kind_code[chunk] == POS)
         return bool(at.size) and self.table.values[int(chunk[at[0]])] > 0
-
-    def _checked(self, ids: Sequence[int]) -> np.ndarray:
-        arr = np.asarray(ids)
-        if arr.size == 0:
-            return arr.astype(np.int64).reshape(0)
-        if arr.ndim != 1 or arr.dtype.kind not in "iu":
-            raise TokenizeError(f"{self.name} tokenizer: ids must be a flat sequence of integers")
-        if arr.min() < 0 or arr.max() >= self.vocab_size:
-            bad = int(arr[(arr < 0) | (arr >= self.vocab_size)][0])
-            raise TokenizeError(f"{self.name} tokenizer: id {bad} is outside the vocabulary 0..{self.vocab_size - 1}")
-        stop = np.flatnonzero(arr == EOS)
-        return (arr[: stop[0]] if stop.size else arr).astype(np.int64)
 
     def _read(self, ids: np.ndarray) -> Layout:
         """The decoding state machine: header until the first BAR, then bars of positions and notes."""

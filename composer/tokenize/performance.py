@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from composer.errors import InputError, TokenizeError
+from composer.errors import InputError
 from composer.score import Note, Score, TempoChange
 from composer.tokenize.base import BOS, EOS, Tokenizer
 
@@ -275,19 +275,7 @@ class PerformanceTokenizer(Tokenizer):
         between voices), and a NOTE_OFF ends the one of that pitch begun first; a note never closed
         ends at the last time reached, at most unclosed_note_ms after its onset.
         """
-        return self._to_score(self._cleanup(self._read(self._checked(ids))))
-
-    def _checked(self, ids: Sequence[int]) -> np.ndarray:
-        arr = np.asarray(ids)
-        if arr.ndim == 1 and arr.size == 0:
-            return arr.astype(np.int64)
-        if arr.ndim != 1 or arr.dtype.kind not in "iu":
-            raise TokenizeError(f"{self.name} tokenizer: ids must be a flat sequence of integers")
-        if arr.min() < 0 or arr.max() >= self.vocab_size:
-            bad = int(arr[(arr < 0) | (arr >= self.vocab_size)][0])
-            raise TokenizeError(f"{self.name} tokenizer: id {bad} is outside the vocabulary 0..{self.vocab_size - 1}")
-        stop = np.flatnonzero(arr == EOS)
-        return arr[: stop[0]] if stop.size else arr
+        return self._to_score(self._cleanup(self._read(self.checked_ids(ids))))
 
     def _read(self, ids: np.ndarray) -> np.ndarray:
         """Run the event state machine; raw notes (pitch, start, end, velocity, instrument) in steps."""

@@ -309,7 +309,7 @@ def test_ctrl_c_exits_cleanly_and_the_rerun_resumes(tmp_path, oneills_paths):
     assert 2 <= done_before < 12
     from composer.tokenize import Tokenizer
 
-    report = tokenize_corpus([src], Tokenizer.create("metric"), out, workers=1, progress=False)
+    report = tokenize_corpus([src], Tokenizer.create("metric", form=True), out, workers=1, progress=False)  # the CLI's
     assert (report.files_skipped_cached, report.files_done, report.files_failed) == (done_before, 12 - done_before, ())
     tunes = sum(len(load(p)) for p in sorted(src.iterdir()))
     entries = read_index(out)

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.studio_helpers import POST, live_server, wait_done
+from tests.studio.helpers import POST, live_server, wait_done
 
 pytest.importorskip("starlette", reason="composer studio needs starlette (pip install -e .)")
 from starlette.testclient import TestClient  # noqa: E402
 
-from composer.cli import compose as cli_compose  # noqa: E402
 from composer.cli import main as cli_main  # noqa: E402
+from composer.cli.music import compose as cli_compose  # noqa: E402
 from composer.studio import jobs  # noqa: E402
 from composer.studio.form import MAX_N, BadRequest, Settings, parse_settings  # noqa: E402
 from composer.studio.server import create_app  # noqa: E402
@@ -112,7 +112,7 @@ def test_compose_writes_the_cli_layout_and_serves_every_file(client: TestClient,
     run = status["run"]
     folder = app.state.studio.root / run["folder"]
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["index.html"] + [f"variation-0{i}{s}" for i in range(1, 5) for s in (".mid", ".png", ".wav")]
+    assert names == ["index.html"] + [f"variation-0{i}{s}" for i in range(1, 5) for s in (".abc", ".mid", ".png", ".wav")]
     types = {"mid": "audio/midi", "wav": "audio/wav", "png": "image/png", "abc": "text/vnd.abc", "musicxml": "application/"}
     for card in run["variations"]:
         assert card["abc"].startswith("X:1") and "K:" in card["abc"]

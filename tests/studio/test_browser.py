@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.studio_helpers import live_server
+from tests.studio.helpers import live_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
