@@ -11,14 +11,18 @@ from fractions import Fraction
 from pathlib import Path
 
 from composer.errors import OutputError
-from composer.score import PITCH_CLASS_NAMES, Note, Score, bar_starts
+from composer.score import PITCH_CLASS_NAMES, Note, Score, bar_starts, fold
 
 
 def musicxml_bytes(score: Score, path: Path | None = None) -> bytes:
     """MusicXML of the score through music21 (measures, ties, meter, key, tempo, pickup bar): opens in
-    MuseScore. Voices that overlap go on separate staves."""
+    MuseScore. Voices that overlap go on separate staves. A Form that repeats is written as it is read:
+    each written bar once, with repeat barlines, double bars and first/second-ending brackets."""
     from music21 import metadata, stream
 
+    marks = score.form.marks if score.form is not None and score.form.repeats else None
+    if marks is not None:
+        score = fold(score)[0]
     sigs = [t for t in score.time_signatures if t.denominator & (t.denominator - 1) == 0]  # notation: 2^n only
     score = score.replace(time_signatures=sigs)
     q = _quarter_grid(score)
@@ -28,10 +32,12 @@ def musicxml_bytes(score: Score, path: Path | None = None) -> bytes:
     s = stream.Score(parts or [_part(score, [], q, shift, tempos=True)])
     s.metadata = metadata.Metadata(title=score.title or "composition")
     try:
-        if shift:
+        if shift or marks is not None:
             s = s.makeNotation()
-            for part in s.parts:
-                _make_pickup(part, shift)
+        for part in s.parts if shift else ():
+            _make_pickup(part, shift)
+        for part in s.parts if marks is not None else ():
+            _mark_repeats(part, marks)
         with tempfile.TemporaryDirectory() as tmp:
             return Path(s.write("musicxml", fp=str(Path(tmp) / "out.musicxml"))).read_bytes()
     except Exception as e:  # music21 raises many types for notation it cannot spell
@@ -77,6 +83,30 @@ def _make_pickup(part, shift: Fraction) -> None:
     for element in measure.notesAndRests:
         measure.setElementOffset(element, element.offset - shift)
     measure.paddingLeft = shift
+
+
+def _mark_repeats(part, marks) -> None:
+    """Repeat barlines, double bars and ending brackets on the part's measures, one per written bar."""
+    from music21 import bar, spanner
+
+    measures = list(part.getElementsByClass("Measure"))
+    for m, mark in zip(measures, marks, strict=False):
+        if mark.start_repeat:
+            m.leftBarline = bar.Repeat(direction="start")
+        if mark.end_repeat:
+            m.rightBarline = bar.Repeat(direction="end", times=mark.end_repeat)
+        elif mark.section_end:
+            m.rightBarline = bar.Barline("double")
+    i = 0
+    while i < min(len(measures), len(marks)):
+        if marks[i].endings:
+            j = i
+            while j + 1 < min(len(measures), len(marks)) and marks[j + 1].endings == marks[i].endings:
+                j += 1
+            part.insert(0, spanner.RepeatBracket(measures[i : j + 1], number=min(marks[i].endings)))
+            i = j + 1
+        else:
+            i += 1
 
 
 def _quarter_grid(score: Score) -> _Grid:
