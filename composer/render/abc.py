@@ -9,8 +9,9 @@ abc2midi and music21 both read the result; `composer.load` of it gives back the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 
-from composer.score import DEFAULT_TPQ, BarMarks, Score, fold
+from composer.score import DEFAULT_TPQ, BarMarks, Score, bar_starts, fold
 from composer.tokenize.abc import AbcTokenizer
 from composer.tokenize.abc_writer import HEADER_KINDS, abc_text, body_text
 
@@ -23,6 +24,7 @@ def abc_tune(score: Score, title: str = "", number: int = 1) -> str:
     pickup = written.metadata.get("pickup_ticks")
     pickup = pickup * DEFAULT_TPQ // written.tpq if isinstance(pickup, int) else None
     values = tokenizer.values(tokenizer.encode(written, pickup))
+    values = _rest_to_bar_line(values, written)
     if form is not None:
         values = _marked(values, form.marks)
     header, body, _ = body_text(values)
@@ -31,6 +33,18 @@ def abc_tune(score: Score, title: str = "", number: int = 1) -> str:
     if qpm:
         text = text.replace("\nL:1/8\n", f"\nL:1/8\nQ:1/4={qpm}\n", 1)
     return text.replace("X:1\n", f"X:{number}\n", 1)
+
+
+def _rest_to_bar_line(values: list[tuple[str, str]], score: Score) -> list[tuple[str, str]]:
+    """The tune's last bar filled with a rest to its bar line, so a repeat of it starts where the .mid plays it."""
+    starts, ts = bar_starts(score), score.time_signature
+    if not starts or ts is None or not values or values[-1][0] != "bar":
+        return values
+    gap = Fraction(starts[-1] + round(ts.bar_beats * score.tpq) - score.end_tick, score.tpq // 2)  # in eighths (L:1/8)
+    if gap <= 0 or gap.denominator not in (1, 2, 4):
+        return values
+    length = "" if gap == 1 else (str(gap.numerator) if gap.denominator == 1 else f"{gap.numerator}/{gap.denominator}")
+    return [*values[:-1], ("rest", "z"), ("dur", length), values[-1]] if length else [*values[:-1], ("rest", "z"), values[-1]]
 
 
 def _marked(values: list[tuple[str, str]], marks: Sequence[BarMarks]) -> list[tuple[str, str]]:
