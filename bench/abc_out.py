@@ -23,7 +23,7 @@ import composer  # noqa: E402
 def notes_of(path: Path, swing: bool) -> list[tuple[float, int]]:
     """(onset in beats, pitch) of every note of a MIDI file."""
     m = pretty_midi.PrettyMIDI(str(path))
-    beat = (lambda t: float(int(t))) if swing else (lambda t: round(t, 2))
+    beat = (lambda t: float(int(t))) if swing else (lambda t: round(t * 12) / 12)  # abc2midi rounds triplets to its ticks
     return sorted((beat(m.time_to_tick(n.start) / m.resolution), n.pitch) for i in m.instruments for n in i.notes)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-from composer.score import DEFAULT_TPQ, BarMarks, Score, bar_starts, fold
+from composer.score import DEFAULT_TPQ, BarMarks, Score, bar_starts, fold, pickup_ticks
 from composer.tokenize.abc import AbcTokenizer
 from composer.tokenize.abc_writer import HEADER_KINDS, abc_text, body_text
 
@@ -21,8 +21,7 @@ def abc_tune(score: Score, title: str = "", number: int = 1) -> str:
     tokenizer = AbcTokenizer()
     form = score.form if score.form is not None and score.form.repeats else None
     written = fold(score)[0] if form is not None else score
-    pickup = written.metadata.get("pickup_ticks")
-    pickup = pickup * DEFAULT_TPQ // written.tpq if isinstance(pickup, int) else None
+    pickup = pickup_ticks(written) * DEFAULT_TPQ // written.tpq  # where the score's bar lines are (0: on tick 0)
     values = tokenizer.values(tokenizer.encode(written, pickup))
     values = _rest_to_bar_line(values, written)
     if form is not None:

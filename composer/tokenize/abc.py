@@ -193,7 +193,7 @@ class AbcTokenizer(Tokenizer):
         head = [("R", tune_type), ("M", meter), ("K", key_token(key))]
         items = _items(score)
         bar = int(Fraction(4 * _meter(meter)[0], _meter(meter)[1]) * DEFAULT_TPQ)
-        phase = pickup_ticks if pickup_ticks is not None and 0 < pickup_ticks < bar else _pickup(items, bar)
+        phase = pickup_ticks if pickup_ticks is not None and 0 <= pickup_ticks < bar else _pickup(items, bar)
         return head, self._pieces(score, items, bar, phase), key
 
     def _pieces(self, score: Score, items: list[tuple[int, int, tuple[int, ...]]], bar: int,

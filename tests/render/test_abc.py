@@ -26,7 +26,7 @@ def _heard(path: Path):
 
 def _beats(path: Path, swing: bool) -> list[tuple[float, int]]:
     m = pretty_midi.PrettyMIDI(str(path))
-    beat = (lambda t: float(int(t))) if swing else (lambda t: round(t, 2))  # abc2midi swings hornpipes
+    beat = (lambda t: float(int(t))) if swing else (lambda t: round(t * 12) / 12)  # abc2midi swings hornpipes
     return sorted((beat(m.time_to_tick(n.start) / m.resolution), n.pitch) for i in m.instruments for n in i.notes)
 
 
