@@ -26,9 +26,9 @@ def main() -> None:
     args = parser.parse_args()
     composer = Composer.load(args.checkpoint, device="cpu")
     pictures = {
-        "reel-in-d.png": composer.compose(n=1, bars=16, tune_type="reel", key="D", rng_seed=3)[0],
-        "jig-in-g.png": composer.compose(n=1, bars=16, tune_type="jig", key="G", rng_seed=3)[0],
-        "cooleys-continued.png": composer.compose(SEEDS / "cooleys.abc", n=1, bars=16, temperature=0.9, rng_seed=3)[0],
+        "reel-in-d.png": composer.compose(n=1, tune_type="reel", key="D", rng_seed=3)[0],  # a whole tune, AABB
+        "jig-in-g.png": composer.compose(n=1, tune_type="jig", key="G", rng_seed=3)[0],
+        "cooleys-continued.png": composer.compose(SEEDS / "cooleys.abc", n=1, temperature=0.9, rng_seed=3)[0],
     }
     for name, score in pictures.items():
         atomic_write_bytes(IMG / name, piano_roll_png(score, score.metadata.get("seed_end_tick", 0)))
