@@ -20,7 +20,7 @@ def musicxml_bytes(score: Score, path: Path | None = None) -> bytes:
     each written bar once, with repeat barlines, double bars and first/second-ending brackets."""
     from music21 import metadata, stream
 
-    marks = score.form.marks if score.form is not None and score.form.repeats else None
+    marks = score.form.marks if _folds_on_bar_lines(score) else None
     if marks is not None:
         score = fold(score)[0]
     sigs = [t for t in score.time_signatures if t.denominator & (t.denominator - 1) == 0]  # notation: 2^n only
@@ -83,6 +83,20 @@ def _make_pickup(part, shift: Fraction) -> None:
     for element in measure.notesAndRests:
         measure.setElementOffset(element, element.offset - shift)
     measure.paddingLeft = shift
+
+
+def _folds_on_bar_lines(score: Score) -> bool:
+    """Whether the score's Form repeats and its written bars are whole bars (a first pickup and a short last bar
+    aside), so music21's measures are the written bars; a source's own short bars (a part's last bar shortened
+    for the next pickup) are written out instead."""
+    form, ts = score.form, score.time_signature
+    if form is None or not form.repeats or ts is None or len(score.time_signatures) > 1:
+        return False
+    bar, first = round(ts.bar_beats * score.tpq), form.first_playing()
+    if min(first) < 0:
+        return False
+    lengths = [form.starts[k + 1] - form.starts[k] for k in first]
+    return 0 < lengths[0] <= bar and all(n == bar for n in lengths[1:-1]) and 0 < lengths[-1] <= bar
 
 
 def _mark_repeats(part, marks) -> None:
