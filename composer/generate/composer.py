@@ -249,7 +249,9 @@ class Composer:
 
     def _plan(self, prefix: list[int], bars: int | None, seconds: float | None, form: str | None,
               parts: int | None) -> FormPlan | None:
-        """The form asked for, or, with no length asked of a model that writes repeats, the seed's parts and one more."""
+        """The form asked for, or, with no length asked of a model that writes repeats, the seed's parts and one more
+        (a seed written in its parts gets a new part after it; an A part its repeat and a B part; a longer
+        written-out seed is closed at its last 8-bar line and gets a new part)."""
         if form or parts:
             if "FORM" not in self.tokenizer.table.offsets:
                 raise InputError("this model writes no repeat signs (its tokenizer has no FORM tokens): "
@@ -257,8 +259,18 @@ class Composer:
             return FormPlan.parse(form) if form else FormPlan.parts(parts)
         if bars is not None or seconds is not None or "FORM" not in self.tokenizer.table.offsets:
             return None
-        written = sum(self.tokenizer.table.kinds[i] == "BAR" for i in prefix)
-        return FormPlan.parts(min(6, max(2, -(-written // PART_BARS) + 1)) if written else 2)
+        kinds, values = self.tokenizer.table.kinds, self.tokenizer.table.values
+        bars_written = [i for i, t in enumerate(prefix) if kinds[t] == "BAR"]
+        if not bars_written:
+            return FormPlan.parts(2)
+        first_pos = next((values[t] for t in prefix[bars_written[0]:] if kinds[t] == "POSITION"), 0)
+        full = len(bars_written) - (first_pos > 0)  # a pickup bar is not a full bar
+        if any(kinds[t] == "FORM" and values[t] in (":|", "||") for t in prefix):
+            return FormPlan(((full + PART_BARS, ":|"),))  # the seed is written in its parts: one more, played twice
+        if full <= PART_BARS:  # an A part: its repeat, then a B part played twice
+            return FormPlan.parts(2)
+        end = -(-full // PART_BARS) * PART_BARS  # a longer seed written out: close its last part, then one more
+        return FormPlan(((end, "||"), (end + PART_BARS, ":|")))
 
     def _sample_rows(self, prefix: list[int], forced: list[int | None] | None, n: int, bars: int | None,
                      max_tokens: int | None, seconds: float | None, config: SampleConfig,

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
 
 from composer.errors import InputError
 from composer.generate.composer import Composer
+from composer.io import load
 from composer.model.network import Model, ModelConfig
 from composer.score import bar_starts, ends_on_tonic, last_on_main_beat
 from composer.tokenize import BOS, EOS, Tokenizer
 from composer.tokenize.form import FormPlan
 
 FORM = Tokenizer.create("metric", form=True)
+SEEDS = Path(__file__).resolve().parents[2] / "midi_corpus" / "seeds"
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +85,15 @@ def test_a_plain_model_refuses_a_form():
 def test_a_bad_form_is_one_clear_error(bad):
     with pytest.raises(InputError, match="form"):
         FormPlan.parse(bad)
+
+
+def test_a_seed_that_is_an_a_part_is_continued_into_a_whole_tune(untrained):
+    """Eight written-out bars of The Kesh: their repeat, then a B part played twice, ended home."""
+    kesh = load(SEEDS / "kesh.mid")[0]
+    a_part = kesh.replace(notes=[n for n in kesh.notes if n.start < 8 * kesh.time_signature.bar_beats * kesh.tpq])
+    prefix = FORM.encode(a_part)[:-1]
+    ids = untrained.compose_ids(prefix, n=1, rng_seed=4, drafts=1)[0]
+    assert ids[: len(prefix)] == prefix
+    assert [v for _, v in _marks(ids) if v in (":|", "||")] == [":|", ":|"]
+    heard = FORM.decode(ids)
+    assert len(heard.form.order) == 32 and ends_on_tonic(heard)
