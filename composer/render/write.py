@@ -14,7 +14,8 @@ import subprocess
 import tempfile
 import warnings
 import wave
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -166,7 +167,7 @@ def _has_pyfluidsynth() -> bool:
 def _fluidsynth(score: Score, program: str, soundfont: Path, config: RenderConfig) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         mid, out = save_midi(score, Path(tmp) / "in.mid"), Path(tmp) / "out.wav"
-        command = [program, "-ni", "-q", "-g", "0.5", "-T", "wav", "-F", str(out), "-r", str(config.sample_rate),
+        command = [program, "-ni", "-q", "-o", "synth.dynamic-sample-loading=1", "-g", "0.5", "-T", "wav", "-F", str(out), "-r", str(config.sample_rate),
                    str(soundfont), str(mid)]
         try:
             subprocess.run(command, check=True, capture_output=True, timeout=config.synth_timeout_s)
@@ -237,21 +238,27 @@ def render_batch(scores: list[Score], out_dir: str | Path, *, stem: str = "varia
                  force: bool = False, config: RenderConfig | None = None) -> list[RenderedPiece]:
     """Write each score as stem-NN.mid (+ .wav, .png) into `out_dir`, and index.html to listen.
 
-    Without `force`, names already taken get a -2, -3 … suffix, so nothing is ever overwritten.
+    Without `force`, names already taken get a -2, -3 … suffix, so nothing is ever overwritten. The WAVs
+    are synthesised in threads (one fluidsynth process each) while the piano rolls are drawn.
     """
     out_dir, config = Path(out_dir), config or RenderConfig()
     suffixes = [".mid", ".abc"] + [".wav"] * wav + [".png"] * png
     seed_ends = list(seed_end_ticks or []) + [0] * len(scores)
-    pieces = []
-    for i, score in enumerate(scores, start=1):
-        base = out_dir / f"{stem}-{i:02d}" if force else _free_base(out_dir, f"{stem}-{i:02d}", suffixes)
-        score = playable(score, config=config)
-        midi = render(score, base.with_suffix(".mid"), force=force, config=config)
-        abc = _abc_file(score, base.with_suffix(".abc"), force, config)
-        wav_path = render(score, base.with_suffix(".wav"), force=force, config=config) if wav else None
-        png_path = render(score, base.with_suffix(".png"), force=force, config=config,
-                          seed_end_tick=seed_ends[i - 1]) if png else None
-        pieces.append(RenderedPiece(score.title or base.name, midi, wav_path, png_path, piece_facts(score), abc))
+    bases = [out_dir / f"{stem}-{i:02d}" for i in range(1, len(scores) + 1)]
+    if not force:
+        bases = [_free_base(out_dir, base.name, suffixes) for base in bases]
+    scores = [playable(score, config=config) for score in scores]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(scores), os.cpu_count() or 1))) as synths:
+        audio = [synths.submit(render, score, base.with_suffix(".wav"), force=force, config=config) if wav else None
+                 for score, base in zip(scores, bases, strict=True)]
+        pieces = []
+        for score, base, seed_end in zip(scores, bases, seed_ends, strict=False):
+            midi = render(score, base.with_suffix(".mid"), force=force, config=config)
+            abc = _abc_file(score, base.with_suffix(".abc"), force, config)
+            png_path = render(score, base.with_suffix(".png"), force=force, config=config,
+                              seed_end_tick=seed_end) if png else None
+            pieces.append(RenderedPiece(score.title or base.name, midi, None, png_path, piece_facts(score), abc))
+        pieces = [replace(piece, wav=job.result() if job else None) for piece, job in zip(pieces, audio, strict=True)]
     if html:
         name = "index.html" if force else _free_base(out_dir, "index", [".html"]).name + ".html"
         render_page(pieces, out_dir, title=out_dir.resolve().name, name=name, force=force,
