@@ -124,3 +124,22 @@ def test_musicxml_writes_a_pickup_as_an_uncounted_measure_zero(tmp_path: Path, n
     assert one.notes.first().offset == 0 and one.notes.first().pitch.midi == next(n for n in score.notes if n.start == score.metadata["pickup_ticks"]).pitch
     back = load(path)[0]
     assert back.notes == score.notes and back.metadata["pickup_ticks"] == score.metadata["pickup_ticks"]
+
+
+@pytest.mark.parametrize("title", ["THE BRINK OF THE WHITE ROCKS", "HAVE YOU BEEN AT CARRICK?"])
+def test_a_pickup_of_nine_or_five_tuplet_notes_keeps_its_bar_line(tmp_path: Path, title: str) -> None:
+    """O'Neill's 83 and 94 open on a (9 and a (5 run: a pickup of 3/8 and 1/2 beat in 1/24- and 1/10-beat notes.
+    music21's default quantiser (1/4 and 1/3 beat) cannot hold such notes, so it is read unquantised."""
+    from music21 import converter, corpus
+
+    (abc,) = [p for p in corpus.getPaths(fileExtensions=("abc",)) if p.name == "0051-0100.abc"]
+    score = next(t for t in load(abc) if t.title == title)  # the first setting
+    pickup = score.metadata["pickup_ticks"]
+    assert pickup in (180, 240) and score.tpq == 480
+    path = save_midi(score, tmp_path / "tune.mid")
+    measures = list(converter.parse(str(path), quantizePost=False).parts[0].getElementsByClass("Measure"))
+    assert measures[0].duration.quarterLength == pickup / score.tpq
+    assert measures[1].offset == pickup / score.tpq and measures[1].duration.quarterLength == 3.0
+    downbeat = next(n for n in score.notes if n.start == pickup)
+    assert measures[1].notes.first().offset == 0 and downbeat.pitch in [p.midi for p in measures[1].notes.first().pitches]
+    assert bars_of(load(path)[0]) == bars_of(score)
