@@ -8,10 +8,13 @@ abc2midi and music21 both read the result; `composer.load` of it gives back the 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 from composer.score import DEFAULT_TPQ, BarMarks, Score, bar_starts, fold, pickup_ticks
+from composer.score.form import play_order
 from composer.tokenize.abc import AbcTokenizer
 from composer.tokenize.abc_writer import HEADER_KINDS, abc_text, body_text
 
@@ -25,7 +28,7 @@ def abc_tune(score: Score, title: str = "", number: int = 1) -> str:
     values = tokenizer.values(tokenizer.encode(written, pickup))
     values = _rest_to_bar_line(values, written)
     if form is not None:
-        values = _marked(values, form.marks)
+        values = _marked(values, _opened(form.marks))
     header, body, _ = body_text(values)
     text = abc_text(header, body, title or score.title)
     qpm = round(score.tempos[0].qpm) if score.tempos else None
@@ -58,6 +61,14 @@ def _marked(values: list[tuple[str, str]], marks: Sequence[BarMarks]) -> list[tu
             value, bar = _line(marks, bar), bar + 1
         out.append((kind, value))
     return out
+
+
+def _opened(marks: Sequence[BarMarks]) -> list[BarMarks]:
+    """The marks with a `|:` on every bar a repeat goes back to: a `:|` after `||` means "from the `||`" to
+    composer and music21, but abc2midi goes back to the last `|:` (or the tune's start), so say it outright."""
+    order = play_order(marks)
+    targets = {b for a, b in itertools.pairwise(order) if 0 < b <= a}
+    return [replace(m, start_repeat=True) if i in targets else m for i, m in enumerate(marks)]
 
 
 def _line(marks: Sequence[BarMarks], i: int) -> str:
