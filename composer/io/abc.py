@@ -97,6 +97,8 @@ def abc_to_stream(tune: str, limits: ReadLimits = DEFAULT_LIMITS):
         voices = handler.splitByVoice()
         handlers = voices if len(voices) == 1 else [voices[0] + v for v in voices[1:]]
         for voice in handlers:
+            if _defines_bars(voice):
+                voice.definesMeasures = lambda: True  # music21 asks the handler; see _defines_bars
             if voice.definesMeasures():  # else music21 makes no measures and re-bars nothing
                 check_bar_lengths(voice.tokens, limits)
         score = stream.Score()
@@ -104,6 +106,15 @@ def abc_to_stream(tune: str, limits: ReadLimits = DEFAULT_LIMITS):
             score.coreInsert(0, abcFormat.translate.abcToStreamPart(voice, inputM21=UnbeamedPart()))
     score.coreElementsChanged()
     return score
+
+
+def _defines_bars(handler) -> bool:
+    """Whether a voice writes bar lines: two or more plain or repeat bar lines. music21 counts only plain ones,
+    so `|: A | A :| B |]` got no measures and lost its repeat (a short tune played once)."""
+    from music21 import abcFormat
+
+    bars = [t for t in handler.tokens if isinstance(t, abcFormat.ABCBar) and (t.isRegular() or t.isRepeat())]
+    return len(bars) >= 2
 
 
 def check_bar_lengths(tokens: list, limits: ReadLimits) -> None:

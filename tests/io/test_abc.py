@@ -185,6 +185,18 @@ def test_unclosed_start_repeat_is_ignored():
     assert tune.metadata["repeats_expanded"] is True and len(tune.notes) == 12
 
 
+@pytest.mark.parametrize(("body", "notes"), [
+    ("|: DEFG ABcd :| efga bagf |]", 8 * 2 + 8),  # no plain bar line at all
+    ("|: DEFG ABcd | DEFG ABcd :| efga bagf |]", 16 * 2 + 8),  # one plain bar line
+    ("|: DEFG ABcd :| |: efga bagf :|", 8 * 2 + 8 * 2),
+])
+def test_a_short_tune_written_with_repeat_signs_is_repeated(body: str, notes: int) -> None:
+    """music21 makes measures only for two plain bar lines or more; repeat signs are bar lines too."""
+    (tune,) = parse_abc_text(f"X:1\nT:short\nM:4/4\nL:1/8\nK:D\n{body}\n")
+    assert len(tune.notes) == notes and tune.form is not None
+    assert [n.start for n in tune.notes[:9]] == [240 * i for i in range(9)]
+
+
 @pytest.mark.parametrize(("file", "x", "beats"), [
     # `||z|…[1 … :|[2`, a first ending music21 split in two (its re-barring left the `:|` outside the
     # bracket) and three 8-bar parts: AABBCC of 6/8 bars plus the half-beat pickup; music21 refuses it
