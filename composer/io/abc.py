@@ -103,9 +103,27 @@ def abc_to_stream(tune: str, limits: ReadLimits = DEFAULT_LIMITS):
                 check_bar_lengths(voice.tokens, limits)
         score = stream.Score()
         for voice in handlers:
-            score.coreInsert(0, abcFormat.translate.abcToStreamPart(voice, inputM21=UnbeamedPart()))
+            part = abcFormat.translate.abcToStreamPart(voice, inputM21=UnbeamedPart())
+            _restore_chord_ties(voice, part)
+            score.coreInsert(0, part)
     score.coreElementsChanged()
     return score
+
+
+def _restore_chord_ties(handler, part) -> None:
+    """Put each ABC chord's tie (`[ga]-`) on its music21 Chord: music21 reads the tie but its translation sets
+    ties on single notes only, so a held chord was struck again. Chords and chord tokens pair up in order."""
+    from music21 import abcFormat, chord, tie
+
+    tokens = [t for t in handler.tokens if isinstance(t, abcFormat.ABCChord) and t.subTokens]
+    if not any(t.tie for t in tokens):
+        return
+    chords = [c for c in part.recurse() if type(c) is chord.Chord]
+    if len(chords) != len(tokens):
+        return
+    for token, made in zip(tokens, chords, strict=True):
+        if token.tie:
+            made.tie = tie.Tie(token.tie)
 
 
 def _defines_bars(handler) -> bool:

@@ -156,13 +156,15 @@ class AbcTokenizer(Tokenizer):
         """What decode(encode(score)) gives: the planned pieces as notes, first meter/key, default tempo."""
         head, pieces, key = self._plan(score)
         notes: list[Note] = []
-        open_note: int | None = None
+        held: list[int] = []  # indices of the notes the last piece tied on
         for p in pieces:
-            if open_note is not None and len(p.pitches) == 1 and notes[open_note].pitch == p.pitches[0]:
-                notes[open_note] = notes[open_note]._replace(duration=p.start + p.ticks - notes[open_note].start)
+            if held and sorted(notes[i].pitch for i in held) == sorted(p.pitches):
+                for i in held:
+                    notes[i] = notes[i]._replace(duration=p.start + p.ticks - notes[i].start)
             else:
+                held = list(range(len(notes), len(notes) + len(p.pitches)))
                 notes.extend(Note(q, p.start, p.ticks) for q in p.pitches)
-            open_note = len(notes) - 1 if p.tie else None
+            held = held if p.tie else []
         return self._header_score(dict(head), notes)
 
     def _header_score(self, head: dict[str, str], notes: Sequence[Note]) -> Score:
@@ -235,7 +237,7 @@ class AbcTokenizer(Tokenizer):
             while left:
                 d = next(x for x in self._dur_desc if x <= left)
                 left -= d
-                out.append(_Piece(t, d, pitches, tie=len(pitches) == 1 and t + d < end,
+                out.append(_Piece(t, d, pitches, tie=bool(pitches) and t + d < end,
                                   bar_after=left == 0 and stop == next_bar))
                 t += d
         return out

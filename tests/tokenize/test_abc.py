@@ -85,6 +85,17 @@ def test_normalize_and_decode_agree_on_the_jig():
     assert TOK.decode(TOK.encode(score)) == norm
 
 
+def test_a_chord_across_a_bar_line_is_tied_and_read_back_held():
+    """`[Bd]3- | [Bd]3` — written tied, read back (composer.io.abc restores the chord ties music21 drops) as one chord."""
+    bar_one = [Note(p, 240 * i, 240) for i, p in enumerate([62, 64, 66, 67, 69, 71, 72, 74, 76])]
+    held = [Note(71, 2160, 1440), Note(74, 2160, 1440), *(Note(p, 3600 + 240 * i, 240) for i, p in enumerate([67, 69, 71]))]
+    score = Score(bar_one + held, time_signatures=[TimeSignature(0, 6, 8)], key_signatures=[KeySignature(0, 2, "major")],
+                  tune_type="jig")
+    ids = TOK.encode(score, 0)  # bar lines from tick 0: the chord crosses the second
+    assert "[Bd]3-|[Bd]3" in TOK.ids_to_abc(ids).replace(" ", "")
+    assert TOK.decode(ids).notes == score.notes
+
+
 def test_decoded_text_reads_back_in_plain_music21():
     from music21 import converter
 
