@@ -278,7 +278,15 @@ def test_ctrl_c_stops_after_the_step_with_last_pt_and_a_resume_hint(corpus, tmp_
     assert [e["step"] for e in _events(run, "train")] == list(range(1, ck.step + 4))
 
 
-def test_ctrl_c_at_an_epoch_end_stops_there_and_a_second_one_raises(corpus, tmp_path):
+@pytest.fixture
+def terminal_sigint():
+    """SIGINT as in a terminal: a job started in the background (`pytest &`) inherits it ignored, and fit leaves it so."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_at_an_epoch_end_stops_there_and_a_second_one_raises(corpus, tmp_path, terminal_sigint):
     handler = signal.getsignal(signal.SIGINT)
     ctrl_c = lambda times: lambda trainer, epoch, metrics: [signal.raise_signal(signal.SIGINT) for _ in range(times)]  # noqa: E731
     cfg = TrainConfig(**{**FAST, "epochs": 3})
