@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections import Counter
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pretty_midi

@@ -80,7 +80,7 @@ def main() -> None:
             print(f"\nsame music as {args.before} for --rng-seed {args.rng_seed}: {same}/{total} .mid/.wav files "
                   "byte-identical")
         finally:
-            for name, tree in trees.items():
+            for tree in trees.values():
                 if tree != ROOT:
                     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                                    capture_output=True)

@@ -167,8 +167,8 @@ def _has_pyfluidsynth() -> bool:
 def _fluidsynth(score: Score, program: str, soundfont: Path, config: RenderConfig) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         mid, out = save_midi(score, Path(tmp) / "in.mid"), Path(tmp) / "out.wav"
-        command = [program, "-ni", "-q", "-o", "synth.dynamic-sample-loading=1", "-g", "0.5", "-T", "wav", "-F", str(out), "-r", str(config.sample_rate),
-                   str(soundfont), str(mid)]
+        command = [program, "-ni", "-q", "-o", "synth.dynamic-sample-loading=1",  # load only the samples it plays
+                   "-g", "0.5", "-T", "wav", "-F", str(out), "-r", str(config.sample_rate), str(soundfont), str(mid)]
         try:
             subprocess.run(command, check=True, capture_output=True, timeout=config.synth_timeout_s)
             with wave.open(str(out)) as w:
