@@ -236,6 +236,22 @@ def test_batch_writes_variations_and_a_page_whose_links_all_exist(tunes, tmp_pat
         render_page(pieces, tmp_path)
 
 
+def test_batch_wavs_made_in_threads_are_those_made_one_at_a_time_and_their_errors_come_through(tunes, tmp_path,
+                                                                                               monkeypatch):
+    config = RenderConfig(synth="sine", sample_rate=8000)
+    pieces = render_batch(tunes[:3], tmp_path / "batch", png=False, html=False, config=config)
+    for piece, tune in zip(pieces, tunes[:3], strict=True):
+        assert piece.wav.read_bytes() == render(tune, tmp_path / f"{piece.midi.stem}.wav", config=config).read_bytes()
+
+    def broken(score, config=None):
+        raise OutputError("fluidsynth failed with x.sf2: exit 1")
+
+    monkeypatch.setattr(rendering, "render_audio", broken)
+    with pytest.raises(OutputError, match="fluidsynth failed"):
+        render_batch(tunes[:2], tmp_path / "broken", png=False, html=False, config=config)
+    assert not list((tmp_path / "broken").glob("*.wav"))
+
+
 # --- errors and the command -----------------------------------------------------------------------------
 def test_unknown_extension_and_existing_files_are_refused(tune, tmp_path):
     with pytest.raises(InputError, match=r"\.ogg"):
