@@ -201,7 +201,7 @@ class AbcTokenizer(Tokenizer):
     def _pieces(self, score: Score, items: list[tuple[int, int, tuple[int, ...]]], bar: int,
                 phase: int) -> list[_Piece]:
         """Cut items at bar lines and into writable lengths; group off-grid items into (3 triplets
-        (a bar line inside a triplet is left out)."""
+        (a bar line inside a triplet is left out; after a triplet that leaves the grid, the bars restart)."""
         pieces: list[_Piece] = []
         i = 0
         while i < len(items):
@@ -219,6 +219,9 @@ class AbcTokenizer(Tokenizer):
                                          f"fits neither the {GRID}-tick duration grid nor a (3 triplet")
             pieces.extend(_Piece(s, t, p, tuplet=3 if k == 0 else 1) for k, (s, t, p) in enumerate(group))
             if end == next_bar:
+                pieces[-1] = _replace(pieces[-1], bar_after=True)
+            elif (_next_bar(end, bar, phase) - end) % GRID:  # an irregular (3 (`(3d/e/f`, a part's pickup): no
+                phase = end % bar  # later bar line is on the grid, so the bars start again after it
                 pieces[-1] = _replace(pieces[-1], bar_after=True)
             i += 3
         return pieces
