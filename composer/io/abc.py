@@ -97,9 +97,8 @@ def abc_to_stream(tune: str, limits: ReadLimits = DEFAULT_LIMITS):
         voices = handler.splitByVoice()
         handlers = voices if len(voices) == 1 else [voices[0] + v for v in voices[1:]]
         for voice in handlers:
-            if _defines_bars(voice):
+            if _defines_bars(voice):  # else music21 makes no measures and re-bars nothing
                 voice.definesMeasures = lambda: True  # music21 asks the handler; see _defines_bars
-            if voice.definesMeasures():  # else music21 makes no measures and re-bars nothing
                 check_bar_lengths(voice.tokens, limits)
         score = stream.Score()
         for voice in handlers:
@@ -127,8 +126,9 @@ def _restore_chord_ties(handler, part) -> None:
 
 
 def _defines_bars(handler) -> bool:
-    """Whether a voice writes bar lines: two or more plain or repeat bar lines. music21 counts only plain ones,
-    so `|: A | A :| B |]` got no measures and lost its repeat (a short tune played once)."""
+    """Whether a voice writes bar lines: two or more plain or repeat bar lines (every voice music21's own
+    definesMeasures accepts, and more). music21 counts only plain ones, so `|: A | A :| B |]` got no measures
+    and lost its repeat (a short tune played once)."""
     from music21 import abcFormat
 
     bars = [t for t in handler.tokens if isinstance(t, abcFormat.ABCBar) and (t.isRegular() or t.isRepeat())]
