@@ -220,8 +220,8 @@ class AbcTokenizer(Tokenizer):
             pieces.extend(_Piece(s, t, p, tuplet=3 if k == 0 else 1) for k, (s, t, p) in enumerate(group))
             if end == next_bar:
                 pieces[-1] = _replace(pieces[-1], bar_after=True)
-            elif (_next_bar(end, bar, phase) - end) % GRID:  # an irregular (3 (`(3d/e/f`, a part's pickup): no
-                phase = end % bar  # later bar line is on the grid, so the bars start again after it
+            elif (end - phase) % GRID:  # an irregular (3 (`(3d/e/f`, a part's pickup) ends off the bar lines' grid,
+                phase = end % bar  # so no later one could be written: the bars start again after it
                 pieces[-1] = _replace(pieces[-1], bar_after=True)
             i += 3
         return pieces
