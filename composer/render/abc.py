@@ -14,7 +14,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from composer.score import DEFAULT_TPQ, BarMarks, Score, bar_starts, fold, pickup_ticks
-from composer.score.form import play_order
+from composer.score.form import Form
 from composer.tokenize.abc import AbcTokenizer
 from composer.tokenize.abc_writer import HEADER_KINDS, abc_text, body_text
 
@@ -28,7 +28,7 @@ def abc_tune(score: Score, title: str = "", number: int = 1) -> str:
     values = tokenizer.values(tokenizer.encode(written, pickup))
     values = _rest_to_bar_line(values, written)
     if form is not None:
-        values = _marked(values, _opened(form.marks))
+        values = _marked(values, _opened(form))
     header, body, _ = body_text(values)
     text = abc_text(header, body, title or score.title)
     qpm = round(score.tempos[0].qpm) if score.tempos else None
@@ -63,12 +63,11 @@ def _marked(values: list[tuple[str, str]], marks: Sequence[BarMarks]) -> list[tu
     return out
 
 
-def _opened(marks: Sequence[BarMarks]) -> list[BarMarks]:
+def _opened(form: Form) -> list[BarMarks]:
     """The marks with a `|:` on every bar a repeat goes back to: a `:|` after `||` means "from the `||`" to
     composer and music21, but abc2midi goes back to the last `|:` (or the tune's start), so say it outright."""
-    order = play_order(marks)
-    targets = {b for a, b in itertools.pairwise(order) if 0 < b <= a}
-    return [replace(m, start_repeat=True) if i in targets else m for i, m in enumerate(marks)]
+    targets = {b for a, b in itertools.pairwise(form.order) if 0 < b <= a}
+    return [replace(m, start_repeat=True) if i in targets else m for i, m in enumerate(form.marks)]
 
 
 def _line(marks: Sequence[BarMarks], i: int) -> str:
