@@ -20,9 +20,10 @@ from composer.tokenize.abc_writer import HEADER_KINDS, abc_text, body_text
 
 
 def abc_tune(score: Score, title: str = "", number: int = 1) -> str:
-    """The ABC text of one tune (X:`number`); folded into its repeats when the score has a Form that repeats."""
+    """The ABC text of one tune (X:`number`); folded into its repeats when the score has a Form that repeats
+    (and plays every bar it writes; else the tune is written out as heard)."""
     tokenizer = AbcTokenizer()
-    form = score.form if score.form is not None and score.form.repeats else None
+    form = score.form if score.form is not None and score.form.repeats and score.form.plays_every_bar else None
     written = fold(score)[0] if form is not None else score
     pickup = pickup_ticks(written) * DEFAULT_TPQ // written.tpq  # where the score's bar lines are (0: on tick 0)
     values = tokenizer.values(tokenizer.encode(written, pickup))

@@ -90,11 +90,9 @@ def _folds_on_bar_lines(score: Score) -> bool:
     aside), so music21's measures are the written bars; a source's own short bars (a part's last bar shortened
     for the next pickup) are written out instead."""
     form, ts = score.form, score.time_signature
-    if form is None or not form.repeats or ts is None or len(score.time_signatures) > 1:
+    if form is None or not form.repeats or not form.plays_every_bar or ts is None or len(score.time_signatures) > 1:
         return False
     bar, first = round(ts.bar_beats * score.tpq), form.first_playing()
-    if min(first) < 0:
-        return False
     lengths = [form.starts[k + 1] - form.starts[k] for k in first]
     return 0 < lengths[0] <= bar and all(n == bar for n in lengths[1:-1]) and 0 < lengths[-1] <= bar
 

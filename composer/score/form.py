@@ -91,6 +91,11 @@ class Form:
         """Whether any bar is heard more than once."""
         return len(set(self.order)) < len(self.order)
 
+    @property
+    def plays_every_bar(self) -> bool:
+        """Whether every written bar is heard (marks a player can follow; a sampled `|1` after `:|` is not)."""
+        return min(self.first_playing(), default=0) >= 0
+
     def first_playing(self) -> list[int]:
         """For each written bar, the step at which it is first heard (-1: never)."""
         first = [-1] * len(self.marks)

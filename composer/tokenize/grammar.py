@@ -2,7 +2,8 @@
 
 Each grammar tracks a whole batch as tensors and answers `mask(state) -> (B, V)` and
 `advance(state, tokens)` with a few vectorised comparisons, so it adds little to a sampling step.
-Under these grammars every sampled sequence decodes to valid music and re-encodes to itself.
+Under these grammars every sampled sequence decodes to valid music and re-encodes to itself (FORM marks to the
+same music: a mark that repeats nothing, such as `||` inside a part, is not written again).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from composer.tokenize.metric_config import KEYS
 class MetricGrammar:
     """Header METER KEY TYPE TEMPO (each may be forced), then bars: positions rise inside the bar,
     pitches rise inside a position, every PITCH gets its DURATION, EOS only after a complete note.
-    With FORM tokens: `|:` `|1` `|2` right after BAR, `:|` `||` after a complete note, then BAR or EOS."""
+    With FORM tokens: `|:` `|1` `|2` right after BAR, `:|` `||` after a complete note, then BAR or EOS; sampled
+    freely (no plan), the marks are those fold_bars writes, so every written bar is heard: `:|` closes an open
+    `|:`, `|2` follows a first ending's `:|` (or its own bar), `|1` never follows one."""
 
     def __init__(self, tokenizer: Tokenizer, forced: list[int | None] | None = None, min_bars: int = 0,
                  plan: FormPlan | None = None) -> None:
@@ -64,10 +67,16 @@ class MetricGrammar:
             for k in ks:
                 self.phase_mask[phase] |= self.kind.get(k, torch.zeros(vocab, dtype=torch.bool))
         self.end_mark = torch.zeros(vocab, dtype=torch.bool)
+        self.ending_of = torch.zeros(vocab, dtype=torch.long)  # 1 for `|1`, 2 for `|2`
+        self.close_of = torch.zeros(vocab, dtype=torch.long)  # 1 for `:|`, 2 for `||`
+        self.form_ids = {}
         if "FORM" in table.offsets:
             for i in table.ids_of("FORM"):
                 self.phase_mask[_BAR_START if table.values[i] in START_MARKS else _AFTER_DUR, i] = True
                 self.end_mark[i] = table.values[i] in END_MARKS
+            self.form_ids = {v: table.id("FORM", v) for v in FORM_VALUES}
+            self.ending_of[[self.form_ids["|1"], self.form_ids["|2"]]] = torch.tensor([1, 2])
+            self.close_of[[self.form_ids[":|"], self.form_ids["||"]]] = torch.tensor([1, 2])
         for slot, token in enumerate((forced or [None] * 5)[1:5]):
             if token is not None:
                 self.phase_mask[slot] = False
@@ -81,10 +90,10 @@ class MetricGrammar:
             self.repeat_start = torch.zeros(plan.bars + 2, dtype=torch.bool)
             begins = [1] + [at + 1 for at, _ in plan.ends[:-1]]
             self.repeat_start[[b for b, (_, mark) in zip(begins, plan.ends, strict=True) if mark == ":|"]] = True
-            self.form_ids = {v: table.id("FORM", v) for v in FORM_VALUES}
 
     def to(self, device: torch.device) -> MetricGrammar:
-        for name in ("value", "bar_len", "phase_mask", "end_mark", "plan_end", "repeat_start", "main_step", "tonic_of"):
+        for name in ("value", "bar_len", "phase_mask", "end_mark", "plan_end", "repeat_start", "main_step", "tonic_of",
+                     "ending_of", "close_of"):
             if not hasattr(self, name):
                 continue
             setattr(self, name, getattr(self, name).to(device))
@@ -92,18 +101,19 @@ class MetricGrammar:
         return self
 
     def start(self, prefix: list[int], batch: int, device: torch.device) -> Tensor:
-        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 11) phase, bar_len, pos, pitch,
+        """State after `prefix` (which starts with BOS), for `batch` rows: (B, 15) phase, bar_len, pos, pitch,
         notes so far (a bar may end only once the piece has a note, so no sample is empty), bars so far, and
         whether bar 0 is a pickup (-1 while unknown), whether this bar has opened a repeat, the key's tonic
-        (-1: none), positions between main beats, and whether the last note was the tonic on a main beat."""
+        (-1: none), positions between main beats, whether the last note was the tonic on a main beat; this bar's
+        ending (0, 1, 2) and close (0, 1 `:|`, 2 `||`), the last bar's as 3·ending + close, and whether a `|:` is open."""
         self.to(device)
-        state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0, -1, 0, -1, 24, 0]], dtype=torch.long, device=device)
+        state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0, -1, 0, -1, 24, 0, 0, 0, 0, 0]], dtype=torch.long, device=device)
         for token in prefix[1:] if prefix and prefix[0] == BOS else prefix:
             state = self.advance(state, torch.tensor([token], device=device))
         return state.expand(batch, -1).clone()
 
     def mask(self, state: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home = state.unbind(-1)  # each (B,)
+        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home, ending, _, last, open_ = state.unbind(-1)
         allowed = self.phase_mask[phase]  # (B, V)
         value = self.value.unsqueeze(0)  # (1, V)
         pos_ok = (value > pos[:, None]) & (value < bar_len[:, None])
@@ -113,9 +123,22 @@ class MetricGrammar:
         eos_ok = bars >= self.min_bars
         allowed = allowed & (~self.kind["BAR"] | bar_ok[:, None]) & (~self.kind["EOS"] | eos_ok[:, None])
         if self.plan is None:
-            return allowed
+            return self._free_marks(allowed, opened, ending, last, open_) if self.form_ids else allowed
         allowed = self._planned(allowed, phase, bars, pickup, opened)
         return self._cadence(allowed, phase, bar_len, pos, bars, pickup, tonic, step, home)
+
+    def _free_marks(self, allowed: Tensor, opened: Tensor, ending: Tensor, last: Tensor, open_: Tensor) -> Tensor:
+        """Marks as fold_bars writes them, so no written bar goes unheard: `|:` first in its bar, one ending per
+        bar and not on the bar that opens the repeat, `|1` inside an open `|:` and not right after a first or
+        second ending, `|2` only there, and `:|` only to close an open `|:`."""
+        first_closed, second_running = 3 * 1 + 1, 3 * 2 + 0  # the last bar: `|1 … :|`; `|2 …` not closed
+        after_ending = (last == first_closed) | (last == second_running)
+        f, free = self.form_ids, (ending == 0) & (opened == 0)
+        allowed[:, f["|:"]] &= free
+        allowed[:, f["|1"]] &= free & (open_ == 1) & ~after_ending
+        allowed[:, f["|2"]] &= free & after_ending
+        allowed[:, f[":|"]] &= open_ == 1
+        return allowed
 
     def _planned(self, allowed: Tensor, phase: Tensor, bars: Tensor, pickup: Tensor, opened: Tensor) -> Tensor:
         """Only the asked form's marks, each where the plan puts it; BAR and EOS wait for them."""
@@ -151,7 +174,7 @@ class MetricGrammar:
         return allowed & (~last[:, None] | rule)
 
     def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home = state.unbind(-1)
+        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home, ending, close, last, open_ = state.unbind(-1)
         kind = {k: v[tokens] for k, v in self.kind.items()}
         value = self.value[tokens]
         header = phase <= _H_TEMPO
@@ -180,7 +203,14 @@ class MetricGrammar:
         step = torch.where(kind["METER"], self.main_step[tokens], step)
         home = torch.where(kind["DURATION"], ((pitch % 12 == tonic) & (pos % step == 0)).long(), home)
         home = torch.where(kind["POSITION"] | kind["BAR"], 0, home)
-        return torch.stack([new_phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home], dim=-1)
+        last = torch.where(kind["BAR"], 3 * ending + close, last)
+        ends_with, closes = self.ending_of[tokens], self.close_of[tokens]
+        ending = torch.where(kind["BAR"], 0, torch.where(ends_with > 0, ends_with, ending))
+        close = torch.where(kind["BAR"], 0, torch.where(closes > 0, closes, close))
+        if self.form_ids:
+            open_ = torch.where(tokens == self.form_ids["|:"], 1, torch.where(closes > 0, 0, open_))
+        return torch.stack([new_phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home,
+                            ending, close, last, open_], dim=-1)
 
     def complete(self, ids: list[int]) -> list[int]:
         """Cut a row that stopped mid-note (length cap) back to its last complete note, then EOS."""

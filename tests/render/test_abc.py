@@ -86,3 +86,30 @@ def test_a_score_without_form_is_written_out_bar_after_bar():
     text = abc_tune(tune)
     assert ":|" not in text and text.rstrip().endswith("|]")
     assert heard_parts(tune) == []
+
+
+def _with_marks(ids: list[int], marks: dict[int, tuple[list[str], list[str]]]) -> list[int]:
+    """`ids` with FORM marks put into bar k (counted from 0): head values after its BAR, tail values at its end."""
+    table, out, bar = FORM.table, [], -1
+    for token in ids:
+        if table.kinds[token] in ("BAR", "EOS") and bar >= 0:
+            out += [table.id("FORM", v) for v in marks.get(bar, ([], []))[1]]
+        out.append(token)
+        if table.kinds[token] == "BAR":
+            bar += 1
+            out += [table.id("FORM", v) for v in marks.get(bar, ([], []))[0]]
+    return out
+
+
+def test_marks_that_leave_a_written_bar_unplayed_are_written_out_as_heard(tmp_path):
+    """A sampled `|1 … :|` followed by another `|1` bar (the studio's continuation of rng seed 65) leaves that bar
+    unplayed: the ABC is the tune as heard, bar after bar, not an error."""
+    plain = Tokenizer.create("metric").encode(composer.load(SEEDS[0])[0])
+    bars = sum(FORM.table.kinds[t] == "BAR" for t in plain)
+    tune = FORM.decode(_with_marks(plain, {bars - 2: (["|1"], [":|"]), bars - 1: (["|1"], [])}))
+    assert min(tune.form.first_playing()) < 0 and tune.form.repeats
+    text = abc_tune(tune)
+    assert ":|" not in text
+    (tmp_path / "t.abc").write_text(text)
+    back = composer.load(tmp_path / "t.abc")[0]
+    assert [(n.pitch, n.start, n.duration) for n in back.notes] == [(n.pitch, n.start, n.duration) for n in tune.notes]

@@ -48,6 +48,17 @@ def answers(page, url: str, content_type: str) -> None:
     assert r.status == 200 and r.headers["content-type"].startswith(content_type) and r.body(), (url, r.status)
 
 
+def wait_for_cards(page, count: int, timeout_s: float = 240) -> None:
+    """Wait until `count` cards show or the page shows an error; a timeout says which stage the job was in."""
+    done = f"document.querySelectorAll('.variation').length >= {count} || !document.querySelector('#error').hidden"
+    try:
+        page.wait_for_function(done, timeout=timeout_s * 1000)
+    except sync_api.TimeoutError:
+        pytest.fail(f"no {count} cards after {timeout_s:.0f} s; the job line said: {page.locator('#jobs').inner_text()!r}")
+    assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+    assert page.locator(".variation").count() == count
+
+
 def test_compose_listen_download_and_continue(page, base_url: str, tmp_path: Path) -> None:
     t0 = time.perf_counter()
     page.goto(base_url, wait_until="load")
@@ -56,13 +67,14 @@ def test_compose_listen_download_and_continue(page, base_url: str, tmp_path: Pat
     page.select_option("#seed-name", "kesh")
     page.fill("#n", "4")
     page.fill("#bars", "4")
+    page.fill("#rng-seed", "65")  # locked, so the suite hears the same music every run
+    page.check("#rng-lock")
     page.click("#compose")
-    page.wait_for_function("document.querySelectorAll('.variation').length === 4", timeout=120_000)
-    assert page.locator("#error").is_hidden()
+    wait_for_cards(page, 4)
     cards = page.locator(".variation")
     for i in range(4):
         card = cards.nth(i)
-        assert "random seed" in card.locator(".rng").inner_text()
+        assert "random seed 65" in card.locator(".rng").inner_text()
         answers(page, card.locator("audio").evaluate("e => e.src"), TYPES["audio"])
         answers(page, card.locator("a.download-mid").evaluate("e => e.href"), TYPES["a.download-mid"])
         answers(page, card.locator("a.download-abc").evaluate("e => e.href"), TYPES["a.download-abc"])
@@ -72,8 +84,7 @@ def test_compose_listen_download_and_continue(page, base_url: str, tmp_path: Pat
     page.screenshot(path=str(shot), full_page=False)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cards.first.locator("button.continue").click()
-    page.wait_for_function("document.querySelectorAll('.variation').length === 8", timeout=120_000)
-    assert page.locator("#error").is_hidden()
+    wait_for_cards(page, 8)
     assert "continuing" in page.locator("#continue-label").inner_text()
 
 

@@ -74,3 +74,20 @@ def test_filtering_keeps_rows_inside_the_grammar(top_k: int | None, top_p: float
     tok = composer.tokenizer
     assert all(tok.encode(tok.decode(ids)) == ids for ids in rows)
     assert np.mean([len(r) for r in rows]) > 10
+
+
+def test_freely_sampled_repeat_marks_leave_no_written_bar_unheard() -> None:
+    """With `bars` asked (no form plan), an unruly model's marks are still ones a player can follow: every written
+    bar is heard and every `:|` closes a `|:` (before, a `|1` after a first ending's `:|` went unheard)."""
+    tok = Tokenizer.create("metric", form=True)
+    torch.manual_seed(0)
+    model = Model(ModelConfig(tok.vocab_size, layers=1, emb=16, hidden=32, dropout=0.0))
+    with torch.no_grad():
+        model.head.bias[tok.table.ids_of("FORM")] += 4.0  # marks as often as the grammar lets them be written
+    rows = Composer(model, tok).compose_ids([1], n=400, bars=6, rng_seed=5)
+    values = [[tok.table.values[i] for i in ids if tok.table.kinds[i] == "FORM"] for ids in rows]
+    assert sum(":|" in v for v in values) > 100 and sum("|1" in v for v in values) > 20 and sum("|2" in v for v in values) > 3
+    for ids in rows:
+        score = tok.decode(ids)
+        assert score.form is None or score.form.plays_every_bar, tok.tokens(ids)
+        assert tok.decode(tok.encode(score)).notes == score.notes  # marks no fold writes (`||` mid-part) drop out
