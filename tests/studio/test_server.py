@@ -134,11 +134,11 @@ def test_same_random_seed_same_music_as_the_cli(client: TestClient, quiet, tmp_p
 
 
 def test_runs_never_overwrite_and_continue_from_a_variation(client: TestClient, quiet) -> None:
-    first = compose(client, seed_kind="bundled", seed_name="drowsy_maggie", n=1, bars=1)
-    again = compose(client, seed_kind="bundled", seed_name="drowsy_maggie", n=1, bars=1)
+    first = compose(client, seed_kind="bundled", seed_name="drowsy_maggie", n=1, bars=1, rng_seed=3)
+    again = compose(client, seed_kind="bundled", seed_name="drowsy_maggie", n=1, bars=1, rng_seed=4)
     assert (first["run"]["folder"], again["run"]["folder"]) == ("drowsy_maggie", "drowsy_maggie-2")
     path = first["run"]["variations"][0]["midi_path"]
-    onward = compose(client, seed_kind="continue", continue_from=path, n=2, bars=1)
+    onward = compose(client, seed_kind="continue", continue_from=path, n=2, bars=1, rng_seed=5)
     assert onward["stage"] == "done" and onward["seed"] == path and len(onward["run"]["variations"]) == 2
 
 
