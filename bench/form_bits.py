@@ -5,6 +5,8 @@ same tune in both; the held-out tunes are the folded model's split. Each model i
 cache, as it composes. Prints bits per whole tune and per token, and the n-grams' on the same tokens.
 
     python bench/form_bits.py NEW.pt data/oneills-form OLD.pt data/oneills-metric
+
+NEW.pt on data/oneills-metric scores the form model on the written-out tokens (it reads plain ids too).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def score(path: str, data: str, val_ids, train_ids) -> dict[str, float]:
     ckpt, corpus = load_checkpoint(path), open_corpus(data)
     val = corpus.pieces(val_ids)
     nll = token_nlls(build_model(ckpt), val, (ckpt.cache_config,), 16, "cpu",
-                     kind_index(corpus.tokenizer.table.kind_array()))[0]
+                     kind_index(ckpt.tokenizer.table.kind_array()))[0]  # the model's kinds (a form model reads plain ids too)
     tokens = sum(len(x) for x in nll)
     total = sum(float(x.sum()) for x in nll) / math.log(2)
     ngram = NGramModel.fit(corpus.pieces(train_ids), 10, corpus.tokenizer.vocab_size)
