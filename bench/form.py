@@ -1,7 +1,7 @@
 """Form statistics of real and composed tunes, one row per set with the time each took.
 
-    python bench/form.py [--corpus DATA] [--tunes 100] [--composed 20] [--rng-seed 1] [--checkpoint CKPT]
-                         [--types reel,jig,hornpipe] [--key D] [--bars N]
+    python bench/form.py [--corpus DATA [--every-piece]] [--tunes 100] [--composed 20] [--rng-seed 1]
+                         [--checkpoint CKPT] [--types reel,jig,hornpipe] [--key D] [--bars N]
 
 (a) O'Neill tunes read with composer's ABC reader (the one `composer.load` runs per tune: only the chosen
     tunes are parsed). With --corpus DATA (`composer corpus build oneills` then `composer tokenize … --tokenizer
@@ -9,7 +9,7 @@
     of music21's O'Neill tunes by SHA-1 of "file stem:X:title" (some of them were in the model's training set);
 (b) the same tunes written to MIDI by composer (`save_midi`) and read back (`load`);
 (c) --composed tunes of each of --types from --checkpoint (default: the shipped model) asked for by labels
-    alone (--key to ask a key too), a whole tune each (or --bars), --rng-seed;
+    alone (--key to ask a key too), a whole tune each (or --bars), --rng-seed (--composed 0: none);
 (d) those compositions written to MIDI and read back.
 """
 
@@ -56,10 +56,12 @@ def oneills_by_hash(n: int) -> list[Score]:
     return out
 
 
-def held_out(data: Path) -> list[Score]:
-    """The pieces of a tokenized corpus that the shipped model held out, each read again from its ABC file."""
+def held_out(data: Path, every_piece: bool = False) -> list[Score]:
+    """The pieces of a tokenized corpus that the shipped model held out (or all of them), each read again from its file."""
     corpus = open_corpus(data)
     _, val = corpus.split(load_checkpoint(DEFAULT_CHECKPOINT).data_config)
+    if every_piece:
+        val = range(len(corpus.index))
     out: list[Score] = []
     texts: dict[str, list[str]] = {}
     for i in val:
@@ -101,6 +103,8 @@ def timed(label: str, scores: list[Score], rows: dict, seconds: dict, config: Fo
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, help="tokenized O'Neill corpus: use the shipped model's held-out tunes")
+    parser.add_argument("--every-piece", action="store_true",
+                        help="every piece of --corpus, not the held-out split (a collection the model never saw)")
     parser.add_argument("--tunes", type=int, default=100, help="O'Neill tunes by hash order when no --corpus")
     parser.add_argument("--composed", type=int, default=20)
     parser.add_argument("--rng-seed", type=int, default=1)
@@ -114,9 +118,9 @@ def main(argv: list[str]) -> None:
     rows: dict = {}
     seconds: dict = {}
     start = time.monotonic()
-    real = held_out(args.corpus) if args.corpus else oneills_by_hash(args.tunes)
+    real = held_out(args.corpus, args.every_piece) if args.corpus else oneills_by_hash(args.tunes)
     read_s = time.monotonic() - start
-    name = "O'Neill held out" if args.corpus else "O'Neill by hash"
+    name = (f"{args.corpus.name}, every piece" if args.every_piece else "O'Neill held out") if args.corpus else "O'Neill by hash"
     timed(name, real, rows, seconds, config)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.monotonic()
@@ -126,7 +130,7 @@ def main(argv: list[str]) -> None:
         start = time.monotonic()
         composer = Composer.load(args.checkpoint, device="cpu")
         composed = []
-        for tune_type in args.types.split(","):
+        for tune_type in args.types.split(",") if args.composed > 0 else []:
             pieces = composer.compose(None, n=args.composed, tune_type=tune_type, key=args.key, bars=args.bars,
                                       rng_seed=args.rng_seed)
             pieces = [s.replace(metadata={**s.metadata, "asked_type": tune_type}) for s in pieces]
