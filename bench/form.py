@@ -139,7 +139,7 @@ def main(argv: list[str]) -> None:
             composed += pieces
         compose_s = time.monotonic() - start
     print("\n".join(form_table(rows)))
-    print(f"times: read {len(real)} O'Neill tunes {read_s:.1f} s; MIDI round trip {midi_s:.1f} s; "
+    print(f"times: read {len(real)} tunes {read_s:.1f} s; MIDI round trip {midi_s:.1f} s; "
           f"compose {len(composed)} tunes {compose_s:.1f} s; form statistics "
           + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
 
