@@ -63,22 +63,21 @@ def test_the_continuation_that_failed_in_ci_is_written(shipped: Composer, tmp_pa
     compose_and_write(shipped, piece.midi, {"n": 4, "bars": 4, "rng_seed": 1065, "temperature": 0.9}, tmp_path / "onward")
 
 
-def test_random_settings_compose_and_write(shipped: Composer, tmp_path: Path) -> None:
-    rnd = random.Random(11)
-    for trial in range(6):
+def compose_and_write_many(composer: Composer, rng_seed: int, trials: int, folder: Path) -> None:
+    """`trials` random requests, each composed and written (a ComposerError is a fine answer to one)."""
+    rnd = random.Random(rng_seed)
+    for trial in range(trials):
         seed, args = random_request(rnd)
         try:
-            compose_and_write(shipped, seed, args, tmp_path / str(trial))
+            compose_and_write(composer, seed, args, folder / str(trial))
         except ComposerError:
             pass
+
+
+def test_random_settings_compose_and_write(shipped: Composer, tmp_path: Path) -> None:
+    compose_and_write_many(shipped, 11, 6, tmp_path)
 
 
 @pytest.mark.fuzz_long
 def test_long_random_settings_compose_and_write(shipped: Composer, tmp_path: Path) -> None:
-    rnd = random.Random(12)
-    for trial in range(150):
-        seed, args = random_request(rnd)
-        try:
-            compose_and_write(shipped, seed, args, tmp_path / str(trial))
-        except ComposerError:
-            pass
+    compose_and_write_many(shipped, 12, 150, tmp_path)
