@@ -69,7 +69,7 @@ class MetricGrammar:
         self.end_mark = torch.zeros(vocab, dtype=torch.bool)
         self.ending_of = torch.zeros(vocab, dtype=torch.long)  # 1 for `|1`, 2 for `|2`
         self.close_of = torch.zeros(vocab, dtype=torch.long)  # 1 for `:|`, 2 for `||`
-        self.form_ids = {}
+        self.form_ids: dict[str, int] = {}  # FORM value → id (empty: a vocabulary without FORM tokens)
         if "FORM" in table.offsets:
             for i in table.ids_of("FORM"):
                 self.phase_mask[_BAR_START if table.values[i] in START_MARKS else _AFTER_DUR, i] = True
