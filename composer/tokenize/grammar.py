@@ -77,6 +77,7 @@ class MetricGrammar:
             self.form_ids = {v: table.id("FORM", v) for v in FORM_VALUES}
             self.ending_of[[self.form_ids["|1"], self.form_ids["|2"]]] = torch.tensor([1, 2])
             self.close_of[[self.form_ids[":|"], self.form_ids["||"]]] = torch.tensor([1, 2])
+        self.closes = self.end_mark | self.kind["EOS"] | self.kind["BAR"]  # what may end the last bar
         for slot, token in enumerate((forced or [None] * 5)[1:5]):
             if token is not None:
                 self.phase_mask[slot] = False
@@ -93,7 +94,7 @@ class MetricGrammar:
 
     def to(self, device: torch.device) -> MetricGrammar:
         for name in ("value", "bar_len", "phase_mask", "end_mark", "plan_end", "repeat_start", "main_step", "tonic_of",
-                     "ending_of", "close_of"):
+                     "ending_of", "close_of", "closes"):
             if not hasattr(self, name):
                 continue
             setattr(self, name, getattr(self, name).to(device))
@@ -105,7 +106,7 @@ class MetricGrammar:
         notes so far (a bar may end only once the piece has a note, so no sample is empty), bars so far, and
         whether bar 0 is a pickup (-1 while unknown), whether this bar has opened a repeat, the key's tonic
         (-1: none), positions between main beats, whether the last note was the tonic on a main beat; this bar's
-        ending (0, 1, 2) and close (0, 1 `:|`, 2 `||`), the last bar's as 3·ending + close, and whether a `|:` is open."""
+        ending (0, 1, 2) and close (0, 1 `:|`, 2 `||`), the previous bar's as 3·ending + close, and whether a `|:` is open."""
         self.to(device)
         state = torch.tensor([[_H_METER, 48, -1, -1, 0, 0, -1, 0, -1, 24, 0, 0, 0, 0, 0]], dtype=torch.long, device=device)
         for token in prefix[1:] if prefix and prefix[0] == BOS else prefix:
@@ -113,7 +114,7 @@ class MetricGrammar:
         return state.expand(batch, -1).clone()
 
     def mask(self, state: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home, ending, _, last, open_ = state.unbind(-1)
+        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home, ending, _, prev, open_ = state.unbind(-1)
         allowed = self.phase_mask[phase]  # (B, V)
         value = self.value.unsqueeze(0)  # (1, V)
         pos_ok = (value > pos[:, None]) & (value < bar_len[:, None])
@@ -122,17 +123,27 @@ class MetricGrammar:
         allowed = allowed & (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok)
         eos_ok = bars >= self.min_bars
         allowed = allowed & (~self.kind["BAR"] | bar_ok[:, None]) & (~self.kind["EOS"] | eos_ok[:, None])
-        if self.plan is None:
-            return self._free_marks(allowed, opened, ending, last, open_) if self.form_ids else allowed
-        allowed = self._planned(allowed, phase, bars, pickup, opened)
-        return self._cadence(allowed, phase, bar_len, pos, bars, pickup, tonic, step, home)
+        if self.plan is None and self.form_ids:
+            allowed = self._free_marks(allowed, opened, ending, prev, open_)
+        elif self.plan is not None:
+            allowed = self._planned(allowed, phase, bars, pickup, opened)
+        if self.plan is None and self.min_bars == 0:
+            return allowed  # no length asked in bars: no last bar to close
+        return self._cadence(allowed, self._last_bar(bars, pickup, tonic), bar_len, pos, tonic, step, home)
 
-    def _free_marks(self, allowed: Tensor, opened: Tensor, ending: Tensor, last: Tensor, open_: Tensor) -> Tensor:
+    def _last_bar(self, bars: Tensor, pickup: Tensor, tonic: Tensor) -> Tensor:
+        """(B,) whether this is the tune's last bar — the plan's last full bar, or the last of the bars asked
+        for — in a key with a tonic."""
+        if self.plan is not None:
+            return ((bars - pickup.clamp(min=0)) >= self.plan.bars) & (tonic >= 0)
+        return (bars >= self.min_bars) & (tonic >= 0)
+
+    def _free_marks(self, allowed: Tensor, opened: Tensor, ending: Tensor, prev: Tensor, open_: Tensor) -> Tensor:
         """Marks as fold_bars writes them, so no written bar goes unheard: `|:` first in its bar, one ending per
         bar and not on the bar that opens the repeat, `|1` inside an open `|:` and not right after a first or
         second ending, `|2` only there, and `:|` only to close an open `|:`."""
-        first_closed, second_running = 3 * 1 + 1, 3 * 2 + 0  # the last bar: `|1 … :|`; `|2 …` not closed
-        after_ending = (last == first_closed) | (last == second_running)
+        first_closed, second_running = 3 * 1 + 1, 3 * 2 + 0  # the previous bar: `|1 … :|`; `|2 …` not closed
+        after_ending = (prev == first_closed) | (prev == second_running)
         f, free = self.form_ids, (ending == 0) & (opened == 0)
         allowed[:, f["|:"]] &= free
         allowed[:, f["|1"]] &= free & (open_ == 1) & ~after_ending
@@ -158,23 +169,23 @@ class MetricGrammar:
         allowed &= ~self.kind["BAR"] | ~((phase == _AFTER_END) & done)[:, None]
         return allowed
 
-    def _cadence(self, allowed: Tensor, phase: Tensor, bar_len: Tensor, pos: Tensor, bars: Tensor, pickup: Tensor,
-                 tonic: Tensor, step: Tensor, home: Tensor) -> Tensor:
-        """In the tune's last bar: notes up to its last main beat, there the tonic held to the bar line, and
-        the end only once the last note is the tonic on a main beat (a cadence home)."""
-        last = ((bars - pickup.clamp(min=0)) >= self.plan.bars) & (tonic >= 0)  # (B,)
+    def _cadence(self, allowed: Tensor, last: Tensor, bar_len: Tensor, pos: Tensor, tonic: Tensor, step: Tensor,
+                 home: Tensor) -> Tensor:
+        """In the tune's `last` bar: notes up to its last main beat, there the tonic held to the bar line, and
+        the end (a closing mark, EOS, or the bar line past the length asked) only once the last note is the
+        tonic on a main beat (a cadence home)."""
         last_main = (bar_len - 1) // step * step  # (B,)
         value = self.value.unsqueeze(0)  # (1, V)
         pos_ok = value <= last_main[:, None]
         at_last = (pos == last_main)[:, None]
         pitch_ok = ~at_last | (value % 12 == tonic[:, None])
         held = ~at_last | (value == (bar_len - last_main)[:, None])  # the last note lasts to the bar line
-        end_ok = home.bool()[:, None] | ~self.end_mark[None, :]
+        end_ok = home.bool()[:, None] | ~self.closes[None, :]
         rule = (~self.kind["POSITION"] | pos_ok) & (~self.kind["PITCH"] | pitch_ok) & (~self.kind["DURATION"] | held) & end_ok
         return allowed & (~last[:, None] | rule)
 
     def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
-        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home, ending, close, last, open_ = state.unbind(-1)
+        phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home, ending, close, prev, open_ = state.unbind(-1)
         kind = {k: v[tokens] for k, v in self.kind.items()}
         value = self.value[tokens]
         header = phase <= _H_TEMPO
@@ -203,14 +214,14 @@ class MetricGrammar:
         step = torch.where(kind["METER"], self.main_step[tokens], step)
         home = torch.where(kind["DURATION"], ((pitch % 12 == tonic) & (pos % step == 0)).long(), home)
         home = torch.where(kind["POSITION"] | kind["BAR"], 0, home)
-        last = torch.where(kind["BAR"], 3 * ending + close, last)
+        prev = torch.where(kind["BAR"], 3 * ending + close, prev)
         ends_with, closes = self.ending_of[tokens], self.close_of[tokens]
         ending = torch.where(kind["BAR"], 0, torch.where(ends_with > 0, ends_with, ending))
         close = torch.where(kind["BAR"], 0, torch.where(closes > 0, closes, close))
         if self.form_ids:
             open_ = torch.where(tokens == self.form_ids["|:"], 1, torch.where(closes > 0, 0, open_))
         return torch.stack([new_phase, bar_len, pos, pitch, notes, bars, pickup, opened, tonic, step, home,
-                            ending, close, last, open_], dim=-1)
+                            ending, close, prev, open_], dim=-1)
 
     def complete(self, ids: list[int]) -> list[int]:
         """Cut a row that stopped mid-note (length cap) back to its last complete note, then EOS."""

@@ -73,6 +73,23 @@ def test_every_whole_tune_ends_home(untrained, meter, key):
         assert last.end == [b for b in bar_starts(tune) if b <= last.start][-1] + bar  # held to the bar line
 
 
+@pytest.mark.parametrize(("meter", "key"), [("4/4", "D"), ("6/8", "A dorian"), ("3/4", "G")])
+def test_a_length_in_bars_ends_home_too(untrained, meter, key):
+    """`--bars N` closes its last bar as a whole tune does (the tonic on the last main beat, held to the bar
+    line), with no bar past the N asked for; before, 3 % of 16-bar reels ended on a main beat."""
+    plain = Tokenizer.create("metric")
+    torch.manual_seed(1)
+    composer = Composer(Model(ModelConfig(plain.vocab_size, layers=1, emb=16, hidden=32, dropout=0.0)), plain)
+    for model in (untrained, composer):
+        for ids in model.compose_ids([BOS], n=8, bars=3, rng_seed=2, meter=meter, key=key):
+            tune = model.tokenizer.decode(ids)
+            assert ends_on_tonic(tune) and last_on_main_beat(tune), model.tokenizer.tokens(ids)
+            assert sum(model.tokenizer.table.kinds[i] == "BAR" for i in ids) == 3
+            bar = tune.time_signature.bar_beats * tune.tpq
+            last = max(tune.notes, key=lambda n: (n.start, n.pitch))
+            assert last.end == [b for b in bar_starts(tune) if b <= last.start][-1] + bar
+
+
 def test_a_plain_model_refuses_a_form():
     plain = Tokenizer.create("metric")
     composer = Composer(Model(ModelConfig(vocab_size=plain.vocab_size, layers=1, emb=8, hidden=16)), plain)
